@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/cli"
+	"github.com/tend-dev/tend/internal/client"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"tend":        func() { os.Exit(cli.Main(os.Args[1:])) },
+		"tend-writer": writer,
+	})
+}
+
+// writer prints N numbered lines of 92 bytes as fast as it can:
+// tend-writer N [out|err]
+func writer() {
+	n, _ := strconv.Atoi(os.Args[1])
+	f := os.Stdout
+	if len(os.Args) > 2 && os.Args[2] == "err" {
+		f = os.Stderr
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	pad := strings.Repeat("x", 70)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(w, "%010d %s\n", i, pad[:80-10])
+	}
+	w.Flush()
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, ".tend")
+			env.Setenv("TEND_HOME", home)
+			env.Setenv("NO_COLOR", "1")
+			env.Defer(func() { killDaemon(home) })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"wait-status":   cmdWaitStatus,
+			"wait-restarts": cmdWaitRestarts,
+			"wait-file":     cmdWaitFile,
+			"no-process":    cmdNoProcess,
+			"daemons":       cmdDaemons,
+			"check-lines":   cmdCheckLines,
+			"jlist-field":   cmdJlistField,
+		},
+	})
+}
+
+// killDaemon stops a daemon a failed script left behind.
+func killDaemon(home string) {
+	c := client.New(home)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Kill(ctx); err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		if _, err := c.Ping(ctx); err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func list(ts *testscript.TestScript) []api.Process {
+	c := client.New(ts.Getenv("TEND_HOME"))
+	ps, err := c.List(context.Background())
+	if err != nil {
+		ts.Fatalf("list: %v", err)
+	}
+	return ps
+}
+
+// waitFor polls cond until it holds or the timeout passes (default 10 s).
+func waitFor(ts *testscript.TestScript, what string, timeout time.Duration, cond func() (bool, string)) {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			ts.Fatalf("timed out after %v waiting for %s; last seen: %s", timeout, what, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func timeoutArg(ts *testscript.TestScript, args []string, i int) time.Duration {
+	if len(args) > i {
+		d, err := time.ParseDuration(args[i])
+		if err != nil {
+			ts.Fatalf("bad timeout %q", args[i])
+		}
+		return d
+	}
+	return 10 * time.Second
+}
+
+// wait-status <name|id> <status> [timeout]: every process of the name reaches status.
+func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: wait-status name status [timeout]")
+	}
+	want := strings.ReplaceAll(args[1], "_", " ")
+	waitFor(ts, args[0]+" "+want, timeoutArg(ts, args, 2), func() (bool, string) {
+		var seen []string
+		n := 0
+		for _, p := range list(ts) {
+			if p.Name == args[0] || strconv.Itoa(p.PMID) == args[0] {
+				seen = append(seen, p.PM2Env.Status)
+				if p.PM2Env.Status == want {
+					n++
+				}
+			}
+		}
+		return len(seen) > 0 && n == len(seen), fmt.Sprint(seen)
+	})
+}
+
+// wait-restarts <name> <n> [timeout]: restart_time reaches at least n.
+func cmdWaitRestarts(ts *testscript.TestScript, neg bool, args []string) {
+	want, _ := strconv.Atoi(args[1])
+	waitFor(ts, args[0]+" restarts", timeoutArg(ts, args, 2), func() (bool, string) {
+		for _, p := range list(ts) {
+			if p.Name == args[0] {
+				return p.PM2Env.RestartTime >= want, strconv.Itoa(p.PM2Env.RestartTime)
+			}
+		}
+		return false, "no such app"
+	})
+}
+
+// wait-file <path> <substring> [timeout]: the file contains substring.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	path := ts.MkAbs(args[0])
+	waitFor(ts, path+" to contain "+args[1], timeoutArg(ts, args, 2), func() (bool, string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.Contains(string(b), args[1]), fmt.Sprintf("%d bytes", len(b))
+	})
+}
+
+// no-process <marker>: no live process has marker in its command line.
+func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
+	var found []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(b) == 0 {
+			continue // gone, or a zombie
+		}
+		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), args[0]) {
+			found = append(found, fmt.Sprintf("%d: %s", pid, strings.ReplaceAll(string(b), "\x00", " ")))
+		}
+	}
+	if len(found) > 0 && !neg {
+		ts.Fatalf("processes still running:\n%s", strings.Join(found, "\n"))
+	}
+	if len(found) == 0 && neg {
+		ts.Fatalf("no process matches %q", args[0])
+	}
+}
+
+// daemons <n>: exactly n tend daemons run for this TEND_HOME.
+func cmdDaemons(ts *testscript.TestScript, neg bool, args []string) {
+	want, _ := strconv.Atoi(args[0])
+	home := ts.Getenv("TEND_HOME")
+	n := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if !strings.HasSuffix(string(cmd), "\x00daemon\x00") {
+			continue
+		}
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if strings.Contains("\x00"+string(env), "\x00TEND_HOME="+home+"\x00") {
+			n++
+		}
+	}
+	if n != want {
+		ts.Fatalf("%d daemons run for %s, want %d", n, home, want)
+	}
+}
+
+// check-lines <file> <n> [stamped]: the file holds lines 0..n-1 of tend-writer,
+// complete and in order, each with one timestamp when stamped.
+func cmdCheckLines(ts *testscript.TestScript, neg bool, args []string) {
+	n, _ := strconv.Atoi(args[1])
+	stamped := len(args) > 2 && args[2] == "stamped"
+	f, err := os.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	pad := strings.Repeat("x", 70)
+	i := 0
+	for sc.Scan() {
+		line := sc.Text()
+		if stamped {
+			// "2006-01-02T15:04:05: "
+			if len(line) < 21 || line[4] != '-' || line[10] != 'T' || line[19:21] != ": " {
+				ts.Fatalf("line %d has no timestamp at its start: %q", i, line)
+			}
+			line = line[21:]
+		}
+		want := fmt.Sprintf("%010d %s", i, pad)
+		if line != want {
+			ts.Fatalf("line %d: got %q, want %q", i, line, want)
+		}
+		i++
+	}
+	ts.Check(sc.Err())
+	if i != n {
+		ts.Fatalf("got %d lines, want %d", i, n)
+	}
+}
+
+// jlist-field <name> <jq-like dotted path> <value>: check one value in jlist.
+func cmdJlistField(ts *testscript.TestScript, neg bool, args []string) {
+	out, err := client.New(ts.Getenv("TEND_HOME")).ListRaw(context.Background())
+	if err != nil {
+		ts.Fatalf("jlist: %v", err)
+	}
+	var ps []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
+	ts.Check(dec.Decode(&ps))
+	for _, p := range ps {
+		if p["name"] != args[0] {
+			continue
+		}
+		var v any = p
+		for _, k := range strings.Split(args[1], ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				ts.Fatalf("%s: %s is not an object", args[1], k)
+			}
+			v = m[k]
+		}
+		got := fmt.Sprint(v)
+		if (got == args[2]) == neg {
+			ts.Fatalf("%s %s = %s, want %s%s", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+		}
+		return
+	}
+	ts.Fatalf("no app %s in jlist", args[0])
+}

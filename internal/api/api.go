@@ -1,0 +1,208 @@
+// Package api holds the wire types of tend's local API: the daemon serves
+// them over HTTP+JSON on a unix socket, the CLI and the TUI read them.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tend-dev/tend/internal/config"
+)
+
+// Prefix is the path prefix of this version of the API.
+const Prefix = "/v1"
+
+// Statuses, as PM2 names them.
+const (
+	StatusLaunching      = "launching"
+	StatusOnline         = "online"
+	StatusStopping       = "stopping"
+	StatusStopped        = "stopped"
+	StatusErrored        = "errored"
+	StatusWaitingRestart = "waiting restart"
+	StatusOneLaunch      = "one-launch-status"
+)
+
+// Process is one entry of `tend jlist`, in PM2's shape.
+type Process struct {
+	PID    int    `json:"pid"`
+	Name   string `json:"name"`
+	PMID   int    `json:"pm_id"`
+	Monit  Monit  `json:"monit"`
+	PM2Env Env    `json:"pm2_env"`
+}
+
+// Monit is the resource use of the app's whole process tree.
+type Monit struct {
+	Memory int64   `json:"memory"` // bytes
+	CPU    float64 `json:"cpu"`    // percent of one core
+}
+
+// Env is PM2's pm2_env: the app's options plus its runtime state. Options
+// holds the PM2-normalized options; the typed fields win over it on output.
+type Env struct {
+	Name             string            `json:"name"`
+	Namespace        string            `json:"namespace"`
+	PMID             int               `json:"pm_id"`
+	Status           string            `json:"status"`
+	RestartTime      int               `json:"restart_time"`
+	UnstableRestarts int               `json:"unstable_restarts"`
+	PMUptime         int64             `json:"pm_uptime"`  // epoch ms of the last start
+	CreatedAt        int64             `json:"created_at"` // epoch ms
+	ExecMode         string            `json:"exec_mode"`
+	Instances        int               `json:"instances"`
+	PMExecPath       string            `json:"pm_exec_path"`
+	PMCwd            string            `json:"pm_cwd"`
+	PMOutLogPath     string            `json:"pm_out_log_path"`
+	PMErrLogPath     string            `json:"pm_err_log_path"`
+	PMLogPath        string            `json:"pm_log_path,omitempty"`
+	PMPidPath        string            `json:"pm_pid_path"`
+	ExitCode         *int              `json:"exit_code,omitempty"`
+	Autorestart      bool              `json:"autorestart"`
+	Watch            bool              `json:"watch"`
+	Interpreter      string            `json:"exec_interpreter"`
+	InterpreterArgs  []string          `json:"node_args"`
+	Args             []string          `json:"args"`
+	Env              map[string]string `json:"env"`
+	MaxMemoryRestart int64             `json:"max_memory_restart,omitempty"`
+	InstanceIndex    int               `json:"NODE_APP_INSTANCE"`
+	Version          string            `json:"version,omitempty"`
+	NodeVersion      string            `json:"node_version,omitempty"`
+	Username         string            `json:"username,omitempty"`
+
+	// tend's additions.
+	ExitSignal    string `json:"exit_signal,omitempty"`
+	RestartReason string `json:"restart_reason,omitempty"`
+	ConfigFile    string `json:"config_file,omitempty"`
+	KillSignal    string `json:"kill_signal,omitempty"`
+	KillTimeout   int64  `json:"kill_timeout"` // ms
+	MinUptime     int64  `json:"min_uptime"`   // ms
+	MaxRestarts   int    `json:"max_restarts"`
+	RestartDelay  int64  `json:"restart_delay"` // ms
+
+	// Options are the PM2-normalized options of the app.
+	Options map[string]any `json:"-"`
+}
+
+// MarshalJSON writes the options first and the typed fields over them, the
+// way PM2's pm2_env mixes an app's options with its state.
+func (e Env) MarshalJSON() ([]byte, error) {
+	type plain Env
+	typed, err := json.Marshal(plain(e))
+	if err != nil {
+		return nil, err
+	}
+	if len(e.Options) == 0 {
+		return typed, nil
+	}
+	m := make(map[string]any, len(e.Options)+40)
+	for k, v := range e.Options {
+		m[k] = v
+	}
+	var t map[string]json.RawMessage
+	if err := json.Unmarshal(typed, &t); err != nil {
+		return nil, err
+	}
+	for k, v := range t {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// Target selects processes: by name, pm_id, namespace, "all", or a list of those.
+type Target struct {
+	Names []string `json:"names"`
+}
+
+// StartRequest asks the daemon to start apps (or restart those already running
+// under the same name, with the new options).
+type StartRequest struct {
+	Apps []config.App `json:"apps"`
+}
+
+// ActionRequest applies an action to the processes a target selects.
+type ActionRequest struct {
+	Action Action `json:"action"`
+	Target Target `json:"target"`
+	// UpdateEnv replaces each app's environment with Env (restart --update-env).
+	UpdateEnv bool              `json:"update_env,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+}
+
+// Action is what an ActionRequest does.
+type Action string
+
+// Actions.
+const (
+	ActionStop    Action = "stop"
+	ActionRestart Action = "restart"
+	ActionReload  Action = "reload"
+	ActionDelete  Action = "delete"
+	ActionReset   Action = "reset"
+	ActionFlush   Action = "flush"
+)
+
+// ActionResponse lists the processes the action touched, as they are after it.
+type ActionResponse struct {
+	Processes []Process `json:"processes"`
+}
+
+// Ping is the daemon's answer to /v1/ping.
+type Ping struct {
+	PID      int    `json:"pid"`
+	Version  string `json:"version"`
+	Home     string `json:"home"`
+	UptimeMS int64  `json:"uptime_ms"`
+}
+
+// Event is one line of the /v1/events stream.
+type Event struct {
+	Type string `json:"type"` // "process" or "log"
+	// Time is epoch milliseconds.
+	Time int64  `json:"time"`
+	PMID int    `json:"pm_id"`
+	Name string `json:"name"`
+	// For "process": the new status and why.
+	Status string `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// For "log": the stream ("out" or "err") and the text.
+	Stream string `json:"stream,omitempty"`
+	Data   string `json:"data,omitempty"`
+	// Missed counts events dropped for a follower that read too slowly.
+	Missed int64 `json:"missed,omitempty"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error codes.
+const (
+	CodeNotFound  = "not_found"
+	CodeBadInput  = "bad_request"
+	CodeForbidden = "forbidden"
+	CodeInternal  = "internal"
+)
+
+func (e *Error) Error() string { return e.Message }
+
+// ErrNotFound is matched by errors.Is for an Error with CodeNotFound.
+var ErrNotFound = errors.New("not found")
+
+// Is lets errors.Is(err, ErrNotFound) match a not-found Error from the wire.
+func (e *Error) Is(target error) bool {
+	return target == ErrNotFound && e.Code == CodeNotFound
+}
+
+// NotFoundf builds a not-found Error.
+func NotFoundf(format string, a ...any) *Error {
+	return &Error{Code: CodeNotFound, Message: fmt.Sprintf(format, a...)}
+}
+
+// BadInputf builds a bad-request Error.
+func BadInputf(format string, a ...any) *Error {
+	return &Error{Code: CodeBadInput, Message: fmt.Sprintf(format, a...)}
+}

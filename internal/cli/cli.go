@@ -1,0 +1,211 @@
+// Package cli is tend's command line: PM2's verbs, flags and targets, as a
+// client of the daemon's API.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/client"
+)
+
+// Main runs the CLI with args (without the program name) and returns the exit code.
+func Main(args []string) int {
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	root := a.root()
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintln(a.stderr, ee.msg)
+			}
+			return ee.code
+		}
+		fmt.Fprintf(a.stderr, "[tend][ERROR] %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+type app struct {
+	stdout, stderr io.Writer
+	home           string
+}
+
+// Home returns TEND_HOME, default ~/.tend.
+func Home() string {
+	if h := os.Getenv("TEND_HOME"); h != "" {
+		if abs, err := filepath.Abs(h); err == nil {
+			return abs
+		}
+		return h
+	}
+	if hd, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(hd, ".tend")
+	}
+	return ".tend"
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tend",
+		Short:         "tend — a process manager that is a drop-in replacement for PM2",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			a.home = Home()
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		a.startCmd(), a.actionCmd("stop", nil, api.ActionStop, "Stop processes (they stay in the list)"),
+		a.actionCmd("restart", nil, api.ActionRestart, "Restart processes"),
+		a.actionCmd("reload", nil, api.ActionReload, "Reload processes (restart; zero-downtime reload comes later)"),
+		a.actionCmd("delete", []string{"del"}, api.ActionDelete, "Stop processes and remove them from the list"),
+		a.actionCmd("reset", nil, api.ActionReset, "Reset restart counters"),
+		a.actionCmd("flush", nil, api.ActionFlush, "Empty log files"),
+		a.listCmd(), a.jlistCmd(), a.describeCmd(), a.envCmd(), a.pingCmd(), a.pidCmd(),
+		a.killCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
+	)
+	return root
+}
+
+// ctx is the context of one CLI call.
+func (a *app) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Minute)
+}
+
+// connect returns a client of a live daemon, starting one if none runs.
+func (a *app) connect(ctx context.Context) (*client.Client, error) {
+	c := client.New(a.home)
+	if _, err := c.Ping(ctx); err == nil {
+		return c, nil
+	} else if !errors.Is(err, client.ErrNoDaemon) {
+		return nil, err
+	}
+	if err := a.spawnDaemon(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// connectExisting returns a client if a daemon runs, or ErrNoDaemon.
+func (a *app) connectExisting(ctx context.Context) (*client.Client, error) {
+	c := client.New(a.home)
+	if _, err := c.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// spawnDaemon starts `tend daemon` in the background and waits until it
+// serves. When two CLIs race, the loser's daemon exits on the lock and its CLI
+// waits for the winner's socket.
+func (a *app) spawnDaemon(ctx context.Context) error {
+	if err := os.MkdirAll(a.home, 0o700); err != nil {
+		return fmt.Errorf("create TEND_HOME %s: %w", a.home, err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(a.home, "tend.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open daemon log: %w", err)
+	}
+	defer logf.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	cmd := exec.Command(exe, "daemon")
+	cmd.Env = append(os.Environ(), "TEND_HOME="+a.home, "TEND_READY_FD=3")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	fmt.Fprintf(a.stderr, "[tend] Spawning tend daemon with TEND_HOME=%s\n", a.home)
+	go cmd.Wait() // reap it if it exits at once
+	buf := make([]byte, 16)
+	pr.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _ := io.ReadFull(pr, buf[:6])
+	if n == 6 && string(buf[:6]) == "ready\n" {
+		return nil
+	}
+	// Another daemon won the lock (or ours failed): wait for whichever serves.
+	c := client.New(a.home)
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := time.Millisecond; time.Now().Before(deadline); wait = min(wait*2, 100*time.Millisecond) {
+		if _, err := c.Ping(ctx); err == nil {
+			return nil
+		}
+		if err := lockFree(a.home); err == nil {
+			break // nobody holds the lock: no daemon is coming
+		}
+		time.Sleep(wait)
+	}
+	return fmt.Errorf("the tend daemon did not start; see %s", filepath.Join(a.home, "tend.log"))
+}
+
+// lockFree returns nil when no daemon holds TEND_HOME's lock.
+func lockFree(home string) error {
+	f, err := os.OpenFile(filepath.Join(home, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return err
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return nil
+}
+
+// waitLockFree waits until the daemon holding TEND_HOME's lock has exited.
+func waitLockFree(ctx context.Context, home string) error {
+	f, err := os.OpenFile(filepath.Join(home, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() { done <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func contextNoTimeout() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}

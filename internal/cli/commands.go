@@ -1,0 +1,648 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/client"
+	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/daemon"
+)
+
+type startFlags struct {
+	name, instances, maxMem, envName, only, interpreter, interpArgs, cwd string
+	killTimeout, restartDelay, minUptime, logDate, out, errf, logf       string
+	namespace, cron, expBackoff, stopExitCodes, killSignal, incVar       string
+	maxRestarts                                                          int
+	noAutorestart, time, mergeLogs, updateEnv, watch, force              bool
+}
+
+func (a *app) startCmd() *cobra.Command {
+	var f startFlags
+	cmd := &cobra.Command{
+		Use:   "start [ecosystem file | script | name | id] [-- args...]",
+		Short: "Start apps from an ecosystem file, a script or a command, or start a stopped app",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var extra []string
+			if d := cmd.ArgsLenAtDash(); d >= 0 {
+				extra, args = args[d:], args[:d]
+			}
+			return a.start(cmd, args, extra, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.name, "name", "n", "", "app name")
+	fl.StringVarP(&f.instances, "instances", "i", "", "number of instances (max, 0 or -1 for the CPU count)")
+	fl.StringVar(&f.maxMem, "max-memory-restart", "", "restart when the app's memory passes this (300M, 1G)")
+	fl.StringVar(&f.envName, "env", "", "use env_<name> of the ecosystem file")
+	fl.StringVar(&f.only, "only", "", "only these apps of the ecosystem file (a,b)")
+	fl.StringVar(&f.interpreter, "interpreter", "", "interpreter (node, python3, bash, none)")
+	fl.StringVar(&f.interpArgs, "interpreter-args", "", "arguments for the interpreter")
+	fl.StringVar(&f.interpArgs, "node-args", "", "arguments for node (alias of --interpreter-args)")
+	fl.StringVar(&f.cwd, "cwd", "", "working directory")
+	fl.StringVar(&f.killTimeout, "kill-timeout", "", "how long to wait after the stop signal before SIGKILL (ms)")
+	fl.StringVar(&f.restartDelay, "restart-delay", "", "delay between a crash and the next start (ms)")
+	fl.StringVar(&f.minUptime, "min-uptime", "", "a run shorter than this is unstable (ms or 10s)")
+	fl.IntVar(&f.maxRestarts, "max-restarts", -1, "unstable restarts before errored")
+	fl.StringVar(&f.logDate, "log-date-format", "", "timestamp format for log lines (YYYY-MM-DD HH:mm:ss)")
+	fl.BoolVar(&f.time, "time", false, "prefix every log line with a timestamp")
+	fl.BoolVar(&f.mergeLogs, "merge-logs", false, "one log file for all instances")
+	fl.StringVarP(&f.out, "output", "o", "", "stdout log file")
+	fl.StringVarP(&f.errf, "error", "e", "", "stderr log file")
+	fl.StringVarP(&f.logf, "log", "l", "", "combined log file")
+	fl.StringVar(&f.namespace, "namespace", "", "namespace")
+	fl.StringVarP(&f.cron, "cron-restart", "c", "", "restart on this cron schedule")
+	fl.StringVar(&f.cron, "cron", "", "alias of --cron-restart")
+	fl.StringVar(&f.expBackoff, "exp-backoff-restart-delay", "", "first delay of exponential backoff restarts (ms)")
+	fl.StringVar(&f.stopExitCodes, "stop-exit-codes", "", "exit codes that do not trigger a restart (0,3)")
+	fl.StringVar(&f.killSignal, "kill-signal", "", "stop signal (SIGINT)")
+	fl.StringVar(&f.incVar, "increment-var", "", "variable increased by one per instance (PORT)")
+	fl.BoolVar(&f.noAutorestart, "no-autorestart", false, "do not restart the app when it exits")
+	fl.BoolVar(&f.updateEnv, "update-env", false, "refresh the environment of apps already running")
+	fl.BoolVarP(&f.watch, "watch", "w", false, "restart on file changes")
+	fl.BoolVarP(&f.force, "force", "f", false, "start a script again even if it already runs")
+	return cmd
+}
+
+func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	o := loadOptions{home: a.home, envName: f.envName, only: splitList(f.only)}
+	var apps []config.App
+	var warns []string
+	var err error
+	switch {
+	case len(args) == 0:
+		path, err := defaultConfig()
+		if err != nil {
+			return err
+		}
+		apps, warns, err = loadFile(path, o)
+		if err != nil {
+			return err
+		}
+	case isConfigFile(args[0]):
+		apps, warns, err = loadFile(args[0], o)
+		if err != nil {
+			return err
+		}
+	default:
+		if _, statErr := os.Stat(args[0]); statErr != nil && !strings.Contains(args[0], " ") {
+			// Not a file: maybe an app that exists (PM2 starts a stopped app by name or id).
+			c, cerr := a.connectExisting(ctx)
+			if cerr == nil {
+				if ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionRestart, Target: api.Target{Names: args}}); err == nil {
+					return a.done(ctx, c, ps)
+				} else if !errors.Is(err, api.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		app, err := a.adhoc(args[0], append(args[1:], extra...), f, o)
+		if err != nil {
+			return err
+		}
+		apps = []config.App{app}
+	}
+	for _, w := range warns {
+		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w)
+	}
+	c, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	for _, app := range apps {
+		n := app.Instances
+		fmt.Fprintf(a.stderr, "[tend] Starting %s in %s (%d instance%s)\n", app.ScriptPath, app.ExecMode, n, plural(n))
+	}
+	ps, err := c.Start(ctx, api.StartRequest{Apps: apps})
+	if err != nil {
+		return err
+	}
+	return a.done(ctx, c, ps)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// done prints the closing "Done" and the process list, as PM2 does after an action.
+func (a *app) done(ctx context.Context, c *client.Client, touched []api.Process) error {
+	failed := 0
+	for _, p := range touched {
+		if p.PM2Env.Status == api.StatusErrored {
+			failed++
+			fmt.Fprintf(a.stderr, "[tend][ERROR] %s (id %d) is errored: %s\n", p.Name, p.PMID, p.PM2Env.RestartReason)
+		}
+	}
+	if failed == 0 {
+		fmt.Fprintln(a.stderr, "[tend] Done.")
+	}
+	ps, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	a.printTable(ps)
+	return nil
+}
+
+// adhoc builds an app from a script and PM2's command-line options.
+func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) (config.App, error) {
+	m := map[string]any{"script": script}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set("name", f.name)
+	set("instances", f.instances)
+	set("max_memory_restart", f.maxMem)
+	set("interpreter", f.interpreter)
+	set("interpreter_args", f.interpArgs)
+	set("cwd", f.cwd)
+	set("kill_timeout", f.killTimeout)
+	set("restart_delay", f.restartDelay)
+	set("min_uptime", f.minUptime)
+	set("log_date_format", f.logDate)
+	set("out_file", f.out)
+	set("error_file", f.errf)
+	set("log_file", f.logf)
+	set("namespace", f.namespace)
+	set("cron_restart", f.cron)
+	set("exp_backoff_restart_delay", f.expBackoff)
+	set("kill_signal", f.killSignal)
+	set("increment_var", f.incVar)
+	if f.stopExitCodes != "" {
+		var codes []any
+		for _, s := range splitList(f.stopExitCodes) {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return config.App{}, fmt.Errorf("--stop-exit-codes: %q is not a number", s)
+			}
+			codes = append(codes, float64(n))
+		}
+		m["stop_exit_codes"] = codes
+	}
+	if f.maxRestarts >= 0 {
+		m["max_restarts"] = float64(f.maxRestarts)
+	}
+	if f.noAutorestart {
+		m["autorestart"] = false
+	}
+	if f.time {
+		m["time"] = true
+	}
+	if f.mergeLogs {
+		m["merge_logs"] = true
+	}
+	if f.watch {
+		m["watch"] = true
+	}
+	if len(args) > 0 {
+		list := make([]any, len(args))
+		for i, s := range args {
+			list[i] = s
+		}
+		m["args"] = list
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return config.App{}, err
+	}
+	norm, warns, err := config.Normalize([]map[string]any{m}, "")
+	if err != nil {
+		return config.App{}, err
+	}
+	for _, w := range warns {
+		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w.String())
+	}
+	apps, err := resolveAll(norm, wd, "", loadOptions{home: o.home})
+	if err != nil {
+		return config.App{}, err
+	}
+	return apps[0], nil
+}
+
+// targets turns CLI arguments into names: an ecosystem file stands for its apps.
+func targets(args []string, only []string) ([]string, error) {
+	var names []string
+	for _, arg := range args {
+		if isConfigFile(arg) {
+			if _, err := os.Stat(arg); err == nil {
+				ns, err := appNames(arg, only)
+				if err != nil {
+					return nil, err
+				}
+				names = append(names, ns...)
+				continue
+			}
+		}
+		names = append(names, arg)
+	}
+	if len(only) > 0 && len(names) == 0 {
+		names = only
+	}
+	return names, nil
+}
+
+func (a *app) actionCmd(use string, aliases []string, action api.Action, short string) *cobra.Command {
+	var only, envName string
+	var updateEnv bool
+	cmd := &cobra.Command{
+		Use:     use + " <name|id|namespace|all|ecosystem file>...",
+		Aliases: aliases,
+		Short:   short,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && action != api.ActionFlush {
+				return fmt.Errorf("%s needs a target: a name, an id, a namespace, all, or an ecosystem file (e.g. tend %s all)", use, use)
+			}
+			if len(args) == 0 {
+				args = []string{"all"}
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			// restart/reload of an ecosystem file starts it with its new options (PM2's startOrRestart).
+			if (action == api.ActionRestart || action == api.ActionReload) && len(args) == 1 && isConfigFile(args[0]) {
+				f := startFlags{envName: envName, only: only, updateEnv: updateEnv}
+				return a.start(cmd, args, nil, &f)
+			}
+			names, err := targets(args, splitList(only))
+			if err != nil {
+				return err
+			}
+			c, err := a.connectExisting(ctx)
+			if err != nil {
+				if errors.Is(err, client.ErrNoDaemon) {
+					return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is nothing to %s; start apps with: tend start ecosystem.config.js", a.home, use)
+				}
+				return err
+			}
+			req := api.ActionRequest{Action: action, Target: api.Target{Names: names}}
+			if updateEnv {
+				req.UpdateEnv, req.Env = true, environ()
+			}
+			ps, err := c.Act(ctx, req)
+			if err != nil {
+				if errors.Is(err, api.ErrNotFound) {
+					return fmt.Errorf("%v (see `tend ls`)", err)
+				}
+				return err
+			}
+			for _, p := range ps {
+				fmt.Fprintf(a.stderr, "[tend] %s %s (id %d) ✓\n", strings.Title(string(action)), p.Name, p.PMID)
+			}
+			return a.done(ctx, c, nil)
+		},
+	}
+	cmd.Flags().StringVar(&only, "only", "", "only these apps of the ecosystem file (a,b)")
+	if action == api.ActionRestart || action == api.ActionReload {
+		cmd.Flags().BoolVar(&updateEnv, "update-env", false, "refresh the environment from this shell")
+		cmd.Flags().StringVar(&envName, "env", "", "use env_<name> of the ecosystem file")
+	}
+	return cmd
+}
+
+func (a *app) listCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls", "l", "ps", "status"},
+		Short:   "List processes",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			ps, err := c.List(ctx)
+			if err != nil {
+				return err
+			}
+			a.printTable(ps)
+			return nil
+		},
+	}
+}
+
+func (a *app) jlistCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "jlist",
+		Short: "List processes as JSON, in PM2's shape",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			b, err := c.ListRaw(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s\n", b)
+			return nil
+		},
+	}
+}
+
+func (a *app) describeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "describe <name|id>",
+		Aliases: []string{"desc", "info", "show"},
+		Short:   "Show everything about a process",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			ps, err := c.List(ctx)
+			if err != nil {
+				return err
+			}
+			var sel []api.Process
+			for _, p := range ps {
+				if p.Name == args[0] || strconv.Itoa(p.PMID) == args[0] {
+					sel = append(sel, p)
+				}
+			}
+			if len(sel) == 0 {
+				return fmt.Errorf("process or namespace %s not found (see `tend ls`)", args[0])
+			}
+			for _, p := range sel {
+				a.printDescribe(p)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) envCmd() *cobra.Command {
+	var show bool
+	cmd := &cobra.Command{
+		Use:   "env <id>",
+		Short: "Show the environment a process runs with",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			id, err := strconv.Atoi(args[0])
+			if err != nil {
+				ps, lerr := c.List(ctx)
+				if lerr != nil {
+					return lerr
+				}
+				id = -1
+				for _, p := range ps {
+					if p.Name == args[0] {
+						id = p.PMID
+						break
+					}
+				}
+				if id < 0 {
+					return fmt.Errorf("process %s not found (see `tend ls`)", args[0])
+				}
+			}
+			env, err := c.Env(ctx, id)
+			if err != nil {
+				return err
+			}
+			keys := make([]string, 0, len(env))
+			for k := range env {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				v := env[k]
+				if !show {
+					v = maskSecret(k, v)
+				}
+				fmt.Fprintf(a.stdout, "%s: %s\n", k, v)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&show, "show-secrets", false, "print secret-looking values in full")
+	return cmd
+}
+
+func (a *app) pingCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "ping",
+		Short: "Ensure the daemon runs and answers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			p, err := c.Ping(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "{ msg: 'pong', pid: %d, version: '%s' }\n", p.PID, p.Version)
+			return nil
+		},
+	}
+}
+
+func (a *app) pidCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "pid [name|id]",
+		Short: "Print the pid of processes",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			ps, err := c.List(ctx)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				if len(args) == 0 || p.Name == args[0] || strconv.Itoa(p.PMID) == args[0] {
+					fmt.Fprintln(a.stdout, p.PID)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) killCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "kill",
+		Short: "Stop every app, then the daemon",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connectExisting(ctx)
+			if errors.Is(err, client.ErrNoDaemon) {
+				fmt.Fprintln(a.stderr, "[tend] No daemon is running.")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := c.Kill(ctx); err != nil {
+				return err
+			}
+			if err := waitLockFree(ctx, a.home); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stderr, "[tend] Every app stopped; daemon killed.")
+			return nil
+		},
+	}
+}
+
+func (a *app) configCmd() *cobra.Command {
+	var asJSON bool
+	var envName, only string
+	cmd := &cobra.Command{
+		Use:   "config [ecosystem file]",
+		Short: "Print the apps of an ecosystem file as tend understands them, without starting anything",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			} else {
+				p, err := defaultConfig()
+				if err != nil {
+					return err
+				}
+				path = p
+			}
+			abs, err := filepath.Abs(path)
+			if err != nil {
+				return err
+			}
+			eco, err := config.Load(abs, config.LoadOptions{})
+			if err != nil {
+				return err
+			}
+			for _, w := range eco.Warnings {
+				fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w.String())
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(eco.Apps)
+			}
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			apps, err := resolveAll(eco.Apps, wd, abs, loadOptions{home: a.home, envName: envName, only: splitList(only)})
+			if err != nil {
+				return err
+			}
+			for _, app := range apps {
+				a.printApp(app)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print PM2's normalized options as JSON")
+	cmd.Flags().StringVar(&envName, "env", "", "use env_<name>")
+	cmd.Flags().StringVar(&only, "only", "", "only these apps (a,b)")
+	return cmd
+}
+
+func (a *app) daemonCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the daemon in the foreground",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := daemon.Options{Home: a.home, AllowUID: -1}
+			if fd := os.Getenv("TEND_READY_FD"); fd != "" {
+				n, _ := strconv.Atoi(fd)
+				opts.Ready = os.NewFile(uintptr(n), "ready")
+				os.Unsetenv("TEND_READY_FD")
+			}
+			err := daemon.Run(context.Background(), opts)
+			if errors.Is(err, daemon.ErrRunning) {
+				return exitError{code: 0, msg: "[tend] " + err.Error()}
+			}
+			return err
+		},
+	}
+}
+
+func (a *app) reloadLogsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "reloadLogs",
+		Aliases: []string{"reload-logs"},
+		Short:   "Reopen every log file (after an external logrotate)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			if err := c.ReloadLogs(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stderr, "[tend] Log files reopened.")
+			return nil
+		},
+	}
+}
+
+// fmtDuration formats an uptime as PM2 does: 12s, 5m, 3h, 2D.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dD", int(d.Hours()/24))
+}
+
+// fmtBytes formats memory as PM2 does: 41.2mb.
+func fmtBytes(b int64) string {
+	switch {
+	case b < 1024:
+		return fmt.Sprintf("%db", b)
+	case b < 1024*1024:
+		return fmt.Sprintf("%.1fkb", float64(b)/1024)
+	case b < 1024*1024*1024:
+		return fmt.Sprintf("%.1fmb", float64(b)/1024/1024)
+	}
+	return fmt.Sprintf("%.1fgb", float64(b)/1024/1024/1024)
+}

@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/config"
+)
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// colors reports whether to colour output written to w.
+func colors(w io.Writer) bool {
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return !noColor && os.Getenv("TERM") != "dumb" && isTerminal(w)
+}
+
+const (
+	cReset = "\x1b[0m"
+	cBold  = "\x1b[1m"
+	cRed   = "\x1b[31m"
+	cGreen = "\x1b[32m"
+	cYel   = "\x1b[33m"
+	cBlue  = "\x1b[34m"
+	cCyan  = "\x1b[36m"
+	cGrey  = "\x1b[90m"
+)
+
+func statusColor(s string) string {
+	switch s {
+	case api.StatusOnline:
+		return cGreen
+	case api.StatusStopped, api.StatusErrored:
+		return cRed
+	default:
+		return cYel
+	}
+}
+
+// printTable prints PM2's process table. On a terminal it draws PM2's box;
+// elsewhere it prints plain aligned columns that scripts can split on spaces.
+func (a *app) printTable(ps []api.Process) {
+	header := []string{"id", "name", "namespace", "version", "mode", "pid", "uptime", "↺", "status", "cpu", "mem", "user", "watching"}
+	rows := make([][]string, 0, len(ps))
+	now := time.Now()
+	for _, p := range ps {
+		e := p.PM2Env
+		uptime := "0"
+		if e.Status == api.StatusOnline && e.PMUptime > 0 {
+			uptime = fmtDuration(now.Sub(time.UnixMilli(e.PMUptime)))
+		}
+		mode := "fork"
+		if e.ExecMode == "cluster_mode" {
+			mode = "cluster"
+		}
+		watching := "disabled"
+		if e.Watch {
+			watching = "enabled"
+		}
+		version := e.Version
+		if version == "" {
+			version = "N/A"
+		}
+		user := e.Username
+		if user == "" {
+			user = "-"
+		}
+		rows = append(rows, []string{
+			strconv.Itoa(p.PMID), p.Name, e.Namespace, version, mode, strconv.Itoa(p.PID), uptime,
+			strconv.Itoa(e.RestartTime), e.Status, fmt.Sprintf("%g%%", p.Monit.CPU), fmtBytes(p.Monit.Memory), user, watching,
+		})
+	}
+	widths := make([]int, len(header))
+	for i, h := range header {
+		widths[i] = utf8.RuneCountInString(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	padTo := func(s string, w int) string { return s + strings.Repeat(" ", w-utf8.RuneCountInString(s)) }
+	w := a.stdout
+	if !isTerminal(w) {
+		for i, h := range header {
+			if i > 0 {
+				io.WriteString(w, "  ")
+			}
+			io.WriteString(w, padTo(h, widths[i]))
+		}
+		io.WriteString(w, "\n")
+		for _, r := range rows {
+			line := make([]string, len(r))
+			for i, c := range r {
+				line[i] = padTo(c, widths[i])
+			}
+			io.WriteString(w, strings.TrimRight(strings.Join(line, "  "), " ")+"\n")
+		}
+		return
+	}
+	col := colors(w)
+	paint := func(code, s string) string {
+		if !col {
+			return s
+		}
+		return code + s + cReset
+	}
+	border := func(l, m, r string) string {
+		parts := make([]string, len(widths))
+		for i, wd := range widths {
+			parts[i] = strings.Repeat("─", wd+2)
+		}
+		return l + strings.Join(parts, m) + r + "\n"
+	}
+	io.WriteString(w, border("┌", "┬", "┐"))
+	cells := make([]string, len(header))
+	for i, h := range header {
+		cells[i] = " " + paint(cBold+cCyan, padTo(h, widths[i])) + " "
+	}
+	io.WriteString(w, "│"+strings.Join(cells, "│")+"│\n")
+	io.WriteString(w, border("├", "┼", "┤"))
+	for _, r := range rows {
+		for i, c := range r {
+			s := padTo(c, widths[i])
+			switch i {
+			case 1:
+				s = paint(cBold+cCyan, s)
+			case 8:
+				s = paint(cBold+statusColor(c), s)
+			case 7:
+				if c != "0" {
+					s = paint(cYel, s)
+				}
+			}
+			cells[i] = " " + s + " "
+		}
+		io.WriteString(w, "│"+strings.Join(cells, "│")+"│\n")
+	}
+	io.WriteString(w, border("└", "┴", "┘"))
+}
+
+// printDescribe prints one process in detail.
+func (a *app) printDescribe(p api.Process) {
+	e := p.PM2Env
+	ts := func(ms int64) string {
+		if ms == 0 {
+			return "-"
+		}
+		return time.UnixMilli(ms).Format(time.RFC3339)
+	}
+	uptime := "0"
+	if e.Status == api.StatusOnline && e.PMUptime > 0 {
+		uptime = fmtDuration(time.Since(time.UnixMilli(e.PMUptime)))
+	}
+	exit := "-"
+	if e.ExitCode != nil {
+		exit = strconv.Itoa(*e.ExitCode)
+	}
+	mem := "-"
+	if e.MaxMemoryRestart > 0 {
+		mem = fmtBytes(e.MaxMemoryRestart)
+	}
+	keys := make([]string, 0, len(e.Env))
+	for k := range e.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	rows := [][2]string{
+		{"status", e.Status},
+		{"name", e.Name},
+		{"namespace", e.Namespace},
+		{"restarts", strconv.Itoa(e.RestartTime)},
+		{"unstable restarts", strconv.Itoa(e.UnstableRestarts)},
+		{"uptime", uptime},
+		{"pid", strconv.Itoa(p.PID)},
+		{"script path", e.PMExecPath},
+		{"script args", strings.Join(e.Args, " ")},
+		{"interpreter", e.Interpreter},
+		{"interpreter args", strings.Join(e.InterpreterArgs, " ")},
+		{"script id", strconv.Itoa(p.PMID)},
+		{"exec cwd", e.PMCwd},
+		{"exec mode", e.ExecMode},
+		{"instances", strconv.Itoa(e.Instances)},
+		{"out log path", e.PMOutLogPath},
+		{"error log path", e.PMErrLogPath},
+		{"combined log path", dash(e.PMLogPath)},
+		{"pid path", e.PMPidPath},
+		{"created at", ts(e.CreatedAt)},
+		{"started at", ts(e.PMUptime)},
+		{"watch & reload", map[bool]string{true: "✔", false: "✘"}[e.Watch]},
+		{"autorestart", strconv.FormatBool(e.Autorestart)},
+		{"max restarts", strconv.Itoa(e.MaxRestarts)},
+		{"min uptime", fmt.Sprintf("%dms", e.MinUptime)},
+		{"restart delay", fmt.Sprintf("%dms", e.RestartDelay)},
+		{"kill signal", e.KillSignal},
+		{"kill timeout", fmt.Sprintf("%dms", e.KillTimeout)},
+		{"memory limit", mem},
+		{"last exit code", exit},
+		{"last exit signal", dash(e.ExitSignal)},
+		{"last restart reason", dash(e.RestartReason)},
+		{"config file", dash(e.ConfigFile)},
+		{"cpu", fmt.Sprintf("%g%%", p.Monit.CPU)},
+		{"memory", fmtBytes(p.Monit.Memory)},
+		{"env keys", strings.Join(keys, ", ")},
+	}
+	fmt.Fprintf(a.stdout, "Describing process with id %d - name %s\n", p.PMID, p.Name)
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r[0]))
+	}
+	for _, r := range rows {
+		fmt.Fprintf(a.stdout, "  %-*s  %s\n", width, r[0], r[1])
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// printApp prints a resolved app (tend config without --json).
+func (a *app) printApp(app config.App) {
+	fmt.Fprintf(a.stdout, "%s\n", app.Name)
+	cmd := app.ScriptPath
+	if app.Interpreter != "" && app.Interpreter != "none" {
+		cmd = strings.TrimSpace(app.Interpreter + " " + strings.Join(app.InterpreterArgs, " ") + " " + app.ScriptPath)
+	}
+	fmt.Fprintf(a.stdout, "  command       %s %s\n", cmd, strings.Join(app.Args, " "))
+	fmt.Fprintf(a.stdout, "  cwd           %s\n", app.Cwd)
+	fmt.Fprintf(a.stdout, "  instances     %d (%s)\n", app.Instances, app.ExecMode)
+	fmt.Fprintf(a.stdout, "  namespace     %s\n", app.Namespace)
+	fmt.Fprintf(a.stdout, "  restart       autorestart=%t max_restarts=%d min_uptime=%v restart_delay=%v\n", app.Autorestart, app.MaxRestarts, app.MinUptime, app.RestartDelay)
+	fmt.Fprintf(a.stdout, "  stop          %s, SIGKILL after %v\n", app.KillSignal, app.KillTimeout)
+	if app.MaxMemoryRestart > 0 {
+		fmt.Fprintf(a.stdout, "  memory limit  %s\n", fmtBytes(app.MaxMemoryRestart))
+	}
+	fmt.Fprintf(a.stdout, "  logs          out=%s err=%s\n", app.OutFile, app.ErrorFile)
+}
+
+var secretKey = regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSWORD|PASSWD|PASS$|_KEY$|^KEY$|APIKEY|API_KEY|CREDENTIAL|PRIVATE|AUTH)`)
+var urlPassword = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:)([^@]*)(@.*)$`)
+
+// maskSecret hides values that look secret: keys named like secrets, and the
+// password inside a URL.
+func maskSecret(k, v string) string {
+	if v == "" {
+		return v
+	}
+	if secretKey.MatchString(k) {
+		return "****"
+	}
+	if m := urlPassword.FindStringSubmatch(v); m != nil {
+		return m[1] + "****" + m[3]
+	}
+	return v
+}

@@ -1,0 +1,185 @@
+// Package client talks to the tend daemon's local API over its unix socket.
+// Every method takes a context first.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+
+	"github.com/tend-dev/tend/internal/api"
+)
+
+// ErrNoDaemon means nothing answers on the socket.
+var ErrNoDaemon = errors.New("the tend daemon is not running")
+
+// Client is a client of one daemon.
+type Client struct {
+	Socket string
+	hc     *http.Client
+}
+
+// New returns a client for the daemon of home.
+func New(home string) *Client {
+	sock := filepath.Join(home, "tend.sock")
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "unix", sock)
+			if err != nil {
+				return nil, fmt.Errorf("%w (%v)", ErrNoDaemon, err)
+			}
+			return c, nil
+		},
+		DisableCompression: true,
+	}
+	return &Client{Socket: sock, hc: &http.Client{Transport: tr}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw, err = io.ReadAll(resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s answer: %w", path, err)
+	}
+	return nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://tend"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrNoDaemon) {
+			return nil, ErrNoDaemon
+		}
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var ae api.Error
+		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Message == "" {
+			return nil, fmt.Errorf("daemon answered %s", resp.Status)
+		}
+		return nil, &ae
+	}
+	return resp, nil
+}
+
+// Ping checks the daemon.
+func (c *Client) Ping(ctx context.Context) (api.Ping, error) {
+	var p api.Ping
+	err := c.do(ctx, "GET", api.Prefix+"/ping", nil, &p)
+	return p, err
+}
+
+// List returns every process.
+func (c *Client) List(ctx context.Context) ([]api.Process, error) {
+	var ps []api.Process
+	err := c.do(ctx, "GET", api.Prefix+"/processes", nil, &ps)
+	return ps, err
+}
+
+// ListRaw returns the process list as the daemon encoded it (for jlist).
+func (c *Client) ListRaw(ctx context.Context) ([]byte, error) {
+	var b []byte
+	err := c.do(ctx, "GET", api.Prefix+"/processes", nil, &b)
+	return bytes.TrimSpace(b), err
+}
+
+// Start starts apps.
+func (c *Client) Start(ctx context.Context, req api.StartRequest) ([]api.Process, error) {
+	var r api.ActionResponse
+	err := c.do(ctx, "POST", api.Prefix+"/start", req, &r)
+	return r.Processes, err
+}
+
+// Act applies an action.
+func (c *Client) Act(ctx context.Context, req api.ActionRequest) ([]api.Process, error) {
+	var r api.ActionResponse
+	err := c.do(ctx, "POST", api.Prefix+"/action", req, &r)
+	return r.Processes, err
+}
+
+// Env returns the environment of a process.
+func (c *Client) Env(ctx context.Context, id int) (map[string]string, error) {
+	var env map[string]string
+	err := c.do(ctx, "GET", api.Prefix+"/env/"+strconv.Itoa(id), nil, &env)
+	return env, err
+}
+
+// Kill asks the daemon to stop every app and exit.
+func (c *Client) Kill(ctx context.Context) error {
+	return c.do(ctx, "POST", api.Prefix+"/kill", nil, nil)
+}
+
+// ReloadLogs makes the daemon reopen every log file.
+func (c *Client) ReloadLogs(ctx context.Context) error {
+	return c.do(ctx, "POST", api.Prefix+"/reload-logs", nil, nil)
+}
+
+// Events is a stream of events.
+type Events struct {
+	body io.ReadCloser
+	sc   *bufio.Scanner
+}
+
+// Events opens the event stream; logs includes log lines.
+func (c *Client) Events(ctx context.Context, logs bool) (*Events, error) {
+	path := api.Prefix + "/events"
+	if logs {
+		path += "?logs=1"
+	}
+	resp, err := c.send(ctx, "GET", path, nil)
+	if err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	return &Events{body: resp.Body, sc: sc}, nil
+}
+
+// Next returns the next event; io.EOF when the stream ends.
+func (e *Events) Next() (api.Event, error) {
+	var ev api.Event
+	if !e.sc.Scan() {
+		if err := e.sc.Err(); err != nil {
+			return ev, err
+		}
+		return ev, io.EOF
+	}
+	err := json.Unmarshal(e.sc.Bytes(), &ev)
+	return ev, err
+}
+
+// Close ends the stream.
+func (e *Events) Close() error { return e.body.Close() }

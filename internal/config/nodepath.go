@@ -1,0 +1,178 @@
+package config
+
+import "strings"
+
+// POSIX path functions with Node.js semantics (path.posix), used by the JavaScript
+// runtime and by the normalization (PM2 derives names with path.basename).
+
+// normalizeSegments resolves "." and ".." segments; allowAboveRoot keeps leading ".."
+// segments of relative paths.
+func normalizeSegments(p string, allowAboveRoot bool) string {
+	var out []string
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "", ".":
+			continue
+		case "..":
+			if len(out) > 0 && out[len(out)-1] != ".." {
+				out = out[:len(out)-1]
+			} else if allowAboveRoot {
+				out = append(out, "..")
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	return strings.Join(out, "/")
+}
+
+func nodeNormalize(p string) string {
+	if p == "" {
+		return "."
+	}
+	abs := strings.HasPrefix(p, "/")
+	trailing := strings.HasSuffix(p, "/")
+	p = normalizeSegments(p, !abs)
+	if p == "" {
+		if abs {
+			return "/"
+		}
+		if trailing {
+			return "./"
+		}
+		return "."
+	}
+	if trailing {
+		p += "/"
+	}
+	if abs {
+		return "/" + p
+	}
+	return p
+}
+
+func nodeJoin(parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		return "."
+	}
+	return nodeNormalize(strings.Join(keep, "/"))
+}
+
+// nodeResolve is path.resolve with cwd as process.cwd().
+func nodeResolve(cwd string, parts ...string) string {
+	resolved := ""
+	abs := false
+	for i := len(parts) - 1; i >= -1 && !abs; i-- {
+		p := cwd
+		if i >= 0 {
+			p = parts[i]
+		}
+		if p == "" {
+			continue
+		}
+		resolved = p + "/" + resolved
+		abs = strings.HasPrefix(p, "/")
+	}
+	resolved = normalizeSegments(resolved, !abs)
+	if abs {
+		return "/" + resolved
+	}
+	if resolved == "" {
+		return "."
+	}
+	return resolved
+}
+
+func nodeDirname(p string) string {
+	if p == "" {
+		return "."
+	}
+	hasRoot := p[0] == '/'
+	end := -1
+	matchedSlash := true
+	for i := len(p) - 1; i >= 1; i-- {
+		if p[i] == '/' {
+			if !matchedSlash {
+				end = i
+				break
+			}
+		} else {
+			matchedSlash = false
+		}
+	}
+	if end == -1 {
+		if hasRoot {
+			return "/"
+		}
+		return "."
+	}
+	if hasRoot && end == 1 {
+		return "//"
+	}
+	return p[:end]
+}
+
+func nodeBasename(p, ext string) string {
+	// strip trailing slashes
+	end := len(p)
+	for end > 1 && p[end-1] == '/' {
+		end--
+	}
+	if end == 1 && p[0] == '/' {
+		return ""
+	}
+	p = p[:end]
+	base := p
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		base = p[i+1:]
+	}
+	if ext != "" && ext != base && strings.HasSuffix(base, ext) {
+		base = base[:len(base)-len(ext)]
+	}
+	return base
+}
+
+func nodeExtname(p string) string {
+	base := nodeBasename(p, "")
+	i := strings.LastIndexByte(base, '.')
+	if i <= 0 {
+		return ""
+	}
+	// ".." and names of only dots have no extension
+	if strings.Trim(base, ".") == "" {
+		return ""
+	}
+	return base[i:]
+}
+
+func nodeRelative(cwd, from, to string) string {
+	from = nodeResolve(cwd, from)
+	to = nodeResolve(cwd, to)
+	if from == to {
+		return ""
+	}
+	fs := strings.Split(strings.TrimPrefix(from, "/"), "/")
+	ts := strings.Split(strings.TrimPrefix(to, "/"), "/")
+	if from == "/" {
+		fs = nil
+	}
+	if to == "/" {
+		ts = nil
+	}
+	i := 0
+	for i < len(fs) && i < len(ts) && fs[i] == ts[i] {
+		i++
+	}
+	var out []string
+	for range fs[i:] {
+		out = append(out, "..")
+	}
+	out = append(out, ts[i:]...)
+	return strings.Join(out, "/")
+}

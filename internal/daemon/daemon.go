@@ -1,0 +1,313 @@
+// Package daemon is tend's long-running process: it owns the supervisor and
+// serves the local API on a unix socket in TEND_HOME.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/supervisor"
+)
+
+// Version is tend's version, set at build time.
+var Version = "0.1.0-dev"
+
+// ErrRunning means another daemon holds TEND_HOME.
+var ErrRunning = errors.New("a tend daemon is already running for this TEND_HOME")
+
+// SocketPath is the API socket in home.
+func SocketPath(home string) string { return filepath.Join(home, "tend.sock") }
+
+// Options configure Run.
+type Options struct {
+	Home string
+	// Ready, if set, is written "ready\n" and closed once the socket accepts.
+	Ready io.WriteCloser
+	// Log receives the daemon's own log; nil means stderr.
+	Log io.Writer
+	// AllowUID is the only peer uid served; -1 means the daemon's own uid.
+	AllowUID int
+}
+
+// Daemon is a running daemon.
+type Daemon struct {
+	opts    Options
+	sup     *supervisor.Supervisor
+	log     *log.Logger
+	started time.Time
+	quit    chan struct{}
+}
+
+// Run serves until ctx ends, SIGINT/SIGTERM arrives, or a client asks to kill
+// the daemon; then it stops every app and returns.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+	}
+	if opts.AllowUID < 0 {
+		opts.AllowUID = os.Getuid()
+	}
+	if err := os.MkdirAll(opts.Home, 0o700); err != nil {
+		return fmt.Errorf("create TEND_HOME: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(opts.Home, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open lock: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return ErrRunning
+	}
+	lock.Truncate(0)
+	lock.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+
+	sock := SocketPath(opts.Home)
+	os.Remove(sock) // stale socket of a dead daemon: we hold the lock
+	old := unix.Umask(0o177)
+	ln, err := net.Listen("unix", sock)
+	unix.Umask(old)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	os.Chmod(sock, 0o600)
+
+	d := &Daemon{opts: opts, log: log.New(opts.Log, "", log.LstdFlags|log.Lmicroseconds), started: time.Now(), quit: make(chan struct{})}
+	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf})
+	srv := &http.Server{
+		Handler:     d.routes(),
+		ConnContext: withPeer,
+	}
+	go srv.Serve(ln)
+	d.log.Printf("tend daemon %s started, pid %d, home %s", Version, os.Getpid(), opts.Home)
+	if opts.Ready != nil {
+		io.WriteString(opts.Ready, "ready\n")
+		opts.Ready.Close()
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-d.quit:
+			done = true
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGUSR2, syscall.SIGHUP:
+				d.log.Printf("reopening log files (%v)", s)
+				if err := d.sup.Files().Reopen(); err != nil {
+					d.log.Printf("reopen logs: %v", err)
+				}
+			default:
+				d.log.Printf("received %v: stopping every app", s)
+				done = true
+			}
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d.sup.Shutdown(sctx)
+	ln.Close()
+	os.Remove(sock)
+	srv.Shutdown(sctx)
+	d.log.Printf("tend daemon stopped")
+	return nil
+}
+
+type peerKey struct{}
+
+// withPeer records the uid of the process at the other end of the socket.
+func withPeer(ctx context.Context, c net.Conn) context.Context {
+	uid := -1
+	if uc, ok := c.(*net.UnixConn); ok {
+		if raw, err := uc.SyscallConn(); err == nil {
+			raw.Control(func(fd uintptr) {
+				if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+					uid = int(cred.Uid)
+				}
+			})
+		}
+	}
+	return context.WithValue(ctx, peerKey{}, uid)
+}
+
+// PeerUID returns the uid withPeer recorded, or -1.
+func PeerUID(ctx context.Context) int {
+	if v, ok := ctx.Value(peerKey{}).(int); ok {
+		return v
+	}
+	return -1
+}
+
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ping", d.ping)
+	mux.HandleFunc("GET /v1/processes", d.list)
+	mux.HandleFunc("POST /v1/start", d.start)
+	mux.HandleFunc("POST /v1/action", d.action)
+	mux.HandleFunc("GET /v1/env/{id}", d.env)
+	mux.HandleFunc("POST /v1/kill", d.kill)
+	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
+	mux.HandleFunc("GET /v1/events", d.events)
+	return d.checkPeer(mux)
+}
+
+// checkPeer refuses any peer whose uid is not the allowed one.
+func (d *Daemon) checkPeer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if uid := PeerUID(r.Context()); uid != d.opts.AllowUID {
+			d.log.Printf("refused a client with uid %d", uid)
+			writeErr(w, &api.Error{Code: api.CodeForbidden, Message: fmt.Sprintf("uid %d may not use this tend daemon (owner uid %d)", uid, d.opts.AllowUID)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		ae = &api.Error{Code: api.CodeInternal, Message: err.Error()}
+	}
+	status := http.StatusInternalServerError
+	switch ae.Code {
+	case api.CodeNotFound:
+		status = http.StatusNotFound
+	case api.CodeBadInput:
+		status = http.StatusBadRequest
+	case api.CodeForbidden:
+		status = http.StatusForbidden
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ae)
+}
+
+func (d *Daemon) ping(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, api.Ping{PID: os.Getpid(), Version: Version, Home: d.opts.Home, UptimeMS: time.Since(d.started).Milliseconds()})
+}
+
+func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, d.sup.List())
+}
+
+func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
+	var req api.StartRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeErr(w, api.BadInputf("decode start request: %v", err))
+		return
+	}
+	ps, err := d.sup.Start(r.Context(), req.Apps)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, api.ActionResponse{Processes: ps})
+}
+
+func (d *Daemon) action(w http.ResponseWriter, r *http.Request) {
+	var req api.ActionRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeErr(w, api.BadInputf("decode action request: %v", err))
+		return
+	}
+	ps, err := d.sup.Act(r.Context(), req)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, api.ActionResponse{Processes: ps})
+}
+
+func (d *Daemon) env(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil {
+		writeErr(w, api.BadInputf("process id must be a number, not %q", r.PathValue("id")))
+		return
+	}
+	env, err := d.sup.Env(id)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, env)
+}
+
+func (d *Daemon) kill(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]bool{"ok": true})
+	select {
+	case <-d.quit:
+	default:
+		close(d.quit)
+	}
+}
+
+func (d *Daemon) reloadLogs(w http.ResponseWriter, r *http.Request) {
+	if err := d.sup.Files().Reopen(); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, map[string]bool{"ok": true})
+}
+
+// events streams newline-delimited JSON events until the client goes away.
+// ?logs=1 includes log lines.
+func (d *Daemon) events(w http.ResponseWriter, r *http.Request) {
+	sub := d.sup.Bus.Subscribe(4096, r.URL.Query().Get("logs") == "1")
+	defer sub.Close()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	if fl != nil {
+		fl.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-d.quit:
+			return
+		case ev := <-sub.C:
+			if err := enc.Encode(ev); err != nil {
+				return
+			}
+		drain:
+			for {
+				select {
+				case ev := <-sub.C:
+					if err := enc.Encode(ev); err != nil {
+						return
+					}
+				default:
+					break drain
+				}
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/client"
+)
+
+// startDaemon runs a daemon in this process until the test ends.
+func startDaemon(t *testing.T, allowUID int) string {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "home")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Options{Home: home, Ready: pw, Log: io.Discard, AllowUID: allowUID}) }()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(pr, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("daemon not ready: %q %v %v", buf, err, <-done)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	})
+	return home
+}
+
+func TestSocketIsPrivate(t *testing.T) {
+	home := startDaemon(t, -1)
+	fi, err := os.Stat(SocketPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v, want 0600", fi.Mode().Perm())
+	}
+	if _, err := client.New(home).Ping(context.Background()); err != nil {
+		t.Fatalf("owner refused: %v", err)
+	}
+}
+
+// The uid check itself: a daemon that belongs to another uid refuses us,
+// with a typed error.
+func TestPeerWithOtherUIDIsRefused(t *testing.T) {
+	home := startDaemon(t, os.Getuid()+1)
+	_, err := client.New(home).List(context.Background())
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeForbidden {
+		t.Fatalf("got %v, want a forbidden api.Error", err)
+	}
+}
+
+// A real second user, through the real socket: as root, run a client
+// process as nobody against a socket opened up to everyone. The file mode
+// no longer protects it; the peer-uid check still does.
+func TestRealSecondUserIsRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a process as another user")
+	}
+	home := startDaemon(t, -1)
+	openUp(home)
+	os.Chmod(SocketPath(home), 0o666)
+	bin := filepath.Join(t.TempDir(), "peer")
+	openUp(filepath.Dir(bin))
+	src := filepath.Join(t.TempDir(), "main.go")
+	prog := `package main
+import ("fmt";"net";"os";"bufio")
+func main(){
+ c, err := net.Dial("unix", os.Args[1]); if err != nil { fmt.Println("dial:", err); os.Exit(2) }
+ fmt.Fprintf(c, "GET /v1/processes HTTP/1.0\r\nHost: tend\r\n\r\n")
+ line, _ := bufio.NewReader(c).ReadString('\n'); fmt.Print(line)
+}`
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("go", "build", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("build peer: %v\n%s", err, out)
+	}
+	os.Chmod(bin, 0o755)
+	cmd := exec.Command(bin, SocketPath(home))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("peer: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "403") {
+		t.Fatalf("a client with uid 65534 got %q, want 403 Forbidden", out)
+	}
+	// and the owner is still served
+	if _, err := client.New(home).Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecondDaemonOnSameHomeRefuses(t *testing.T) {
+	home := startDaemon(t, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := Run(ctx, Options{Home: home, Log: io.Discard, AllowUID: -1})
+	if !errors.Is(err, ErrRunning) {
+		t.Fatalf("second daemon: %v, want ErrRunning", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(home, "daemon.lock"))
+	if strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("lock file says %q", b)
+	}
+}
+
+// openUp makes dir and its parents below the temp folder traversable by all.
+func openUp(dir string) {
+	for d := dir; strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+}

@@ -1,0 +1,138 @@
+// Package logs carries an app's output from its pipes to its log files and to
+// live followers: whole lines only, in order, with an optional timestamp at the
+// start of every line.
+package logs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Null is the path that disables a log.
+const Null = "/dev/null"
+
+// Files is a registry of open log files shared by every stream that writes to
+// the same path (instances with merged logs, out and err sent to one file).
+type Files struct {
+	mu    sync.Mutex
+	files map[string]*File
+}
+
+// File is one open log file. Writes are serialised so that lines from
+// different streams never interleave inside a line.
+type File struct {
+	path string
+	reg  *Files
+	refs int
+
+	mu sync.Mutex
+	f  *os.File
+}
+
+// Open returns the shared File for path, creating missing folders. It returns
+// nil, nil for Null or "".
+func (r *Files) Open(path string) (*File, error) {
+	if path == "" || path == Null || path == "NULL" {
+		return nil, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.files == nil {
+		r.files = map[string]*File{}
+	}
+	if f, ok := r.files[path]; ok {
+		f.refs++
+		return f, nil
+	}
+	fh, err := openAppend(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{path: path, reg: r, refs: 1, f: fh}
+	r.files[path] = f
+	return f, nil
+}
+
+func openAppend(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create log folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	return f, nil
+}
+
+// Close drops one reference; the file closes with the last.
+func (f *File) Close() error {
+	if f == nil {
+		return nil
+	}
+	r := f.reg
+	r.mu.Lock()
+	f.refs--
+	last := f.refs == 0
+	if last {
+		delete(r.files, f.path)
+	}
+	r.mu.Unlock()
+	if !last {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.f.Close()
+}
+
+// Path is the file's path.
+func (f *File) Path() string { return f.path }
+
+// Write appends p in one write call.
+func (f *File) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.f.Write(p)
+}
+
+// Reopen closes and reopens every file, for an external logrotate that moved
+// them away.
+func (r *Files) Reopen() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var first error
+	for _, f := range r.files {
+		f.mu.Lock()
+		nf, err := openAppend(f.path)
+		if err == nil {
+			f.f.Close()
+			f.f = nf
+		} else if first == nil {
+			first = err
+		}
+		f.mu.Unlock()
+	}
+	return first
+}
+
+// Truncate empties the file at path, open or not.
+func (r *Files) Truncate(path string) error {
+	if path == "" || path == Null {
+		return nil
+	}
+	r.mu.Lock()
+	f := r.files[path]
+	r.mu.Unlock()
+	if f != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.f.Truncate(0)
+	}
+	err := os.Truncate(path, 0)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,410 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os/user"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/logs"
+	"github.com/tend-dev/tend/internal/procstat"
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	// Home is TEND_HOME (pid files default to Home/pids).
+	Home string
+	// Logf writes to the daemon's own log; nil discards.
+	Logf func(format string, args ...any)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Supervisor owns every process.
+type Supervisor struct {
+	opts Options
+	Bus  Bus
+
+	files   logs.Files
+	sampler procstat.Sampler
+
+	mu     sync.Mutex
+	procs  map[int]*Proc
+	nextID int
+	wg     sync.WaitGroup
+	user   string
+}
+
+// New returns an empty Supervisor.
+func New(opts Options) *Supervisor {
+	s := &Supervisor{opts: opts, procs: map[int]*Proc{}}
+	s.sampler.MinAge = 500 * time.Millisecond
+	if u, err := user.Current(); err == nil {
+		s.user = u.Username
+	}
+	return s
+}
+
+func (s *Supervisor) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+func (s *Supervisor) logf(format string, args ...any) {
+	if s.opts.Logf != nil {
+		s.opts.Logf(format, args...)
+	}
+}
+
+// Files is the registry of open log files (for flush and reopen).
+func (s *Supervisor) Files() *logs.Files { return &s.files }
+
+// sorted returns the processes by pm_id.
+func (s *Supervisor) sorted() []*Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Proc, 0, len(s.procs))
+	for _, p := range s.procs {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (s *Supervisor) add(app config.App, instance int) *Proc {
+	s.mu.Lock()
+	id := s.nextID
+	s.nextID++
+	p := newProc(s, id, instance, app)
+	s.procs[id] = p
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		p.loop()
+		s.mu.Lock()
+		delete(s.procs, p.id)
+		s.mu.Unlock()
+	}()
+	return p
+}
+
+// Start starts apps. An app whose name is already known is restarted with the
+// new options (PM2's behaviour when an ecosystem file is started again); its
+// instance count is adjusted.
+func (s *Supervisor) Start(ctx context.Context, apps []config.App) ([]api.Process, error) {
+	var touched []*Proc
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	run := func(p *Proc, c command) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := p.do(c)
+			mu.Lock()
+			defer mu.Unlock()
+			touched = append(touched, p)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	for _, app := range apps {
+		if app.Instances < 1 {
+			app.Instances = 1
+		}
+		var existing []*Proc
+		for _, p := range s.sorted() {
+			if p.snapshotName() == app.Name {
+				existing = append(existing, p)
+			}
+		}
+		for i := 0; i < app.Instances; i++ {
+			a := app
+			if i < len(existing) {
+				op := opRestart
+				if !app.Autostart {
+					op = opStop
+				}
+				run(existing[i], command{op: op, app: &a})
+				continue
+			}
+			p := s.add(a, i)
+			if app.Autostart {
+				run(p, command{op: opStart})
+			} else {
+				mu.Lock()
+				touched = append(touched, p)
+				mu.Unlock()
+			}
+		}
+		for _, p := range existing[min(len(existing), app.Instances):] {
+			run(p, command{op: opDelete})
+		}
+	}
+	wg.Wait()
+	out := s.processes(touched)
+	if len(errs) > 0 {
+		return out, errs[0]
+	}
+	return out, nil
+}
+
+func (p *Proc) snapshotName() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.app.Name
+}
+
+// Resolve returns the processes a target names: "all", a pm_id, an app name
+// or a namespace, or several of those.
+func (s *Supervisor) Resolve(t api.Target) ([]*Proc, error) {
+	all := s.sorted()
+	seen := map[int]bool{}
+	var out []*Proc
+	addIf := func(f func(*Proc) bool) bool {
+		found := false
+		for _, p := range all {
+			if f(p) {
+				found = true
+				if !seen[p.id] {
+					seen[p.id] = true
+					out = append(out, p)
+				}
+			}
+		}
+		return found
+	}
+	for _, raw := range t.Names {
+		for _, n := range strings.Split(raw, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				continue
+			}
+			if n == "all" {
+				addIf(func(*Proc) bool { return true })
+				continue
+			}
+			if id, err := strconv.Atoi(n); err == nil {
+				if !addIf(func(p *Proc) bool { return p.id == id }) {
+					return nil, api.NotFoundf("process %d not found", id)
+				}
+				continue
+			}
+			if addIf(func(p *Proc) bool { return p.snapshotName() == n }) {
+				continue
+			}
+			if !addIf(func(p *Proc) bool { p.mu.Lock(); defer p.mu.Unlock(); return p.app.Namespace == n }) {
+				return nil, api.NotFoundf("process or namespace %s not found", n)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Act applies an action to the target's processes, all at once.
+func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Process, error) {
+	procs, err := s.Resolve(req.Target)
+	if err != nil {
+		return nil, err
+	}
+	var o op
+	switch req.Action {
+	case api.ActionStop:
+		o = opStop
+	case api.ActionRestart, api.ActionReload:
+		o = opRestart
+	case api.ActionDelete:
+		o = opDelete
+	case api.ActionReset:
+		o = opReset
+	case api.ActionFlush:
+		for _, p := range procs {
+			p.mu.Lock()
+			paths := p.logPaths
+			p.mu.Unlock()
+			for _, lp := range paths {
+				if err := s.files.Truncate(lp); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return s.processes(procs), nil
+	default:
+		return nil, api.BadInputf("unknown action %q", req.Action)
+	}
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		c := command{op: o}
+		if req.UpdateEnv && o == opRestart {
+			p.mu.Lock()
+			a := p.app
+			p.mu.Unlock()
+			a.Env = mergeEnv(req.Env, a)
+			c.app = &a
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.do(c)
+		}()
+	}
+	wg.Wait()
+	var kept []*Proc
+	if o != opDelete {
+		kept = procs
+	}
+	out := s.processes(kept)
+	if o == opDelete {
+		out = s.describe(procs, nil)
+		for i := range out {
+			out[i].PM2Env.Status = "deleted"
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// mergeEnv refreshes an app's environment with a new CLI environment, keeping
+// the keys the app's config set (the config's env still wins).
+func mergeEnv(cli map[string]string, a config.App) map[string]string {
+	out := make(map[string]string, len(cli)+len(a.Env))
+	for k, v := range a.Env {
+		out[k] = v
+	}
+	for k, v := range cli {
+		out[k] = v
+	}
+	if pm2, ok := a.PM2["env"].(map[string]any); ok {
+		for k, v := range pm2 {
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	if a.EnvName != "" {
+		if pm2, ok := a.PM2["env_"+a.EnvName].(map[string]any); ok {
+			for k, v := range pm2 {
+				out[k] = fmt.Sprint(v)
+			}
+		}
+	}
+	return out
+}
+
+// List returns every process in pm_id order.
+func (s *Supervisor) List() []api.Process { return s.processes(s.sorted()) }
+
+func (s *Supervisor) processes(ps []*Proc) []api.Process {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].id < ps[j].id })
+	pids := make([]int, 0, len(ps))
+	for _, p := range ps {
+		p.mu.Lock()
+		if p.pid > 0 {
+			pids = append(pids, p.pid)
+		}
+		p.mu.Unlock()
+	}
+	var usage map[int]procstat.Usage
+	if len(pids) > 0 {
+		usage = s.sampler.Usage(pids)
+	}
+	return s.describe(ps, usage)
+}
+
+func (s *Supervisor) describe(ps []*Proc, usage map[int]procstat.Usage) []api.Process {
+	out := make([]api.Process, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.info(usage, s.user))
+	}
+	return out
+}
+
+func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.app
+	u := usage[p.pid]
+	e := api.Env{
+		Name: a.Name, Namespace: a.Namespace, PMID: p.id, Status: string(p.status),
+		RestartTime: p.restarts, UnstableRestarts: p.counters.Unstable,
+		CreatedAt: p.createdAt.UnixMilli(), ExecMode: a.ExecMode, Instances: a.Instances,
+		PMExecPath: a.ScriptPath, PMCwd: a.Cwd,
+		PMOutLogPath: p.logPaths[0], PMErrLogPath: p.logPaths[1], PMLogPath: p.logPaths[2],
+		PMPidPath: p.pidPath, ExitCode: p.exitCode, Autorestart: a.Autorestart,
+		Watch: a.WatchEnabled, Interpreter: a.Interpreter, InterpreterArgs: a.InterpreterArgs,
+		Args: a.Args, Env: a.Env, MaxMemoryRestart: a.MaxMemoryRestart, InstanceIndex: p.instance,
+		Username: username, ExitSignal: p.exitSig, RestartReason: p.reason, ConfigFile: a.ConfigFile,
+		KillSignal: a.KillSignal, KillTimeout: a.KillTimeout.Milliseconds(), MinUptime: a.MinUptime.Milliseconds(),
+		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
+		Options: a.PM2,
+	}
+	if e.ExecMode == "" {
+		e.ExecMode = "fork_mode"
+	}
+	if e.Interpreter == "" {
+		e.Interpreter = "none"
+	}
+	if e.Args == nil {
+		e.Args = []string{}
+	}
+	if e.InterpreterArgs == nil {
+		e.InterpreterArgs = []string{}
+	}
+	if !p.startedAt.IsZero() {
+		e.PMUptime = p.startedAt.UnixMilli()
+	}
+	return api.Process{PID: p.pid, Name: a.Name, PMID: p.id, Monit: api.Monit{Memory: u.Memory, CPU: round1(u.CPUPercent)}, PM2Env: e}
+}
+
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// Env returns the environment process id runs with.
+func (s *Supervisor) Env(id int) (map[string]string, error) {
+	s.mu.Lock()
+	p := s.procs[id]
+	s.mu.Unlock()
+	if p == nil {
+		return nil, api.NotFoundf("process %d not found", id)
+	}
+	p.mu.Lock()
+	app := p.app
+	p.mu.Unlock()
+	env := map[string]string{}
+	for _, kv := range p.environ(app) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env, nil
+}
+
+// Shutdown stops every process (in parallel) and waits for their loops.
+func (s *Supervisor) Shutdown(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range s.sorted() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.do(command{op: opDelete})
+		}()
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
