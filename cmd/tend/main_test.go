@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"tend":        func() { os.Exit(cli.Main(os.Args[1:])) },
 		"tend-writer": writer,
+		"tend-alloc":  alloc,
 	})
 }
 
@@ -41,6 +42,20 @@ func writer() {
 		fmt.Fprintf(w, "%010d %s\n", i, pad[:80-10])
 	}
 	w.Flush()
+}
+
+// alloc holds MB megabytes of touched memory until killed: tend-alloc MB
+func alloc() {
+	mb, _ := strconv.Atoi(os.Args[1])
+	buf := make([]byte, mb<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	fmt.Println("allocated", mb, "MB")
+	for {
+		time.Sleep(time.Hour)
+		buf[0]++
+	}
 }
 
 func TestScripts(t *testing.T) {
@@ -62,6 +77,8 @@ func TestScripts(t *testing.T) {
 			"daemons":       cmdDaemons,
 			"check-lines":   cmdCheckLines,
 			"jlist-field":   cmdJlistField,
+			"save-pids":     cmdSavePids,
+			"pids-kept":     cmdPidsKept,
 		},
 	})
 }
@@ -276,4 +293,44 @@ func cmdJlistField(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	ts.Fatalf("no app %s in jlist", args[0])
+}
+
+func pidsOf(ts *testscript.TestScript, name string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range list(ts) {
+		if p.Name == name && p.PID > 0 {
+			out[strconv.Itoa(p.PMID)+":"+strconv.Itoa(p.PID)] = true
+		}
+	}
+	return out
+}
+
+// save-pids <name> <file>: remember pm_id:pid of every running instance.
+func cmdSavePids(ts *testscript.TestScript, neg bool, args []string) {
+	var lines []string
+	for k := range pidsOf(ts, args[0]) {
+		lines = append(lines, k)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(lines, "\n")), 0o644))
+}
+
+// pids-kept <name> <file> [pm_id...]: the saved instances (except the listed
+// pm_ids) still run with the same pid.
+func cmdPidsKept(ts *testscript.TestScript, neg bool, args []string) {
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	skip := map[string]bool{}
+	for _, id := range args[2:] {
+		skip[id] = true
+	}
+	now := pidsOf(ts, args[0])
+	for _, k := range strings.Fields(string(b)) {
+		id, _, _ := strings.Cut(k, ":")
+		if skip[id] {
+			continue
+		}
+		if !now[k] {
+			ts.Fatalf("instance %s was restarted or removed; now running: %v", k, now)
+		}
+	}
 }

@@ -72,6 +72,9 @@ type Env struct {
 	Username         string            `json:"username,omitempty"`
 
 	// tend's additions.
+	CronNext      int64  `json:"cron_next,omitempty"` // epoch ms of the next cron_restart
+	MemoryMode    string `json:"memory_mode,omitempty"`
+	Watching      bool   `json:"watching"` // files are being watched right now
 	ExitSignal    string `json:"exit_signal,omitempty"`
 	RestartReason string `json:"restart_reason,omitempty"`
 	ConfigFile    string `json:"config_file,omitempty"`
@@ -141,7 +144,16 @@ const (
 	ActionDelete  Action = "delete"
 	ActionReset   Action = "reset"
 	ActionFlush   Action = "flush"
+	// ActionUnwatch stops watching files, leaving the process running
+	// (`tend stop app --watch`).
+	ActionUnwatch Action = "unwatch"
 )
+
+// ScaleRequest sets the number of instances of an app: "3", "+2" or "-1".
+type ScaleRequest struct {
+	Name  string `json:"name"`
+	Count string `json:"count"`
+}
 
 // ActionResponse lists the processes the action touched, as they are after it.
 type ActionResponse struct {

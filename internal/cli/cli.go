@@ -85,6 +85,7 @@ func (a *app) root() *cobra.Command {
 		a.actionCmd("flush", nil, api.ActionFlush, "Empty log files"),
 		a.listCmd(), a.jlistCmd(), a.describeCmd(), a.envCmd(), a.pingCmd(), a.pidCmd(),
 		a.killCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
+		a.scaleCmd(),
 	)
 	return root
 }

@@ -26,6 +26,7 @@ type startFlags struct {
 	namespace, cron, expBackoff, stopExitCodes, killSignal, incVar       string
 	maxRestarts                                                          int
 	noAutorestart, time, mergeLogs, updateEnv, watch, force              bool
+	ignoreWatch                                                          []string
 }
 
 func (a *app) startCmd() *cobra.Command {
@@ -71,6 +72,7 @@ func (a *app) startCmd() *cobra.Command {
 	fl.BoolVar(&f.noAutorestart, "no-autorestart", false, "do not restart the app when it exits")
 	fl.BoolVar(&f.updateEnv, "update-env", false, "refresh the environment of apps already running")
 	fl.BoolVarP(&f.watch, "watch", "w", false, "restart on file changes")
+	fl.StringSliceVar(&f.ignoreWatch, "ignore-watch", nil, "paths or globs not to watch (replaces the default: dotfiles, node_modules)")
 	fl.BoolVarP(&f.force, "force", "f", false, "start a script again even if it already runs")
 	return cmd
 }
@@ -117,6 +119,14 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 	}
 	for _, w := range warns {
 		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w)
+	}
+	for i := range apps {
+		if f.watch {
+			apps[i].WatchEnabled = true
+		}
+		if len(f.ignoreWatch) > 0 {
+			apps[i].IgnoreWatch = f.ignoreWatch
+		}
 	}
 	c, err := a.connect(ctx)
 	if err != nil {
@@ -212,6 +222,13 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	if f.watch {
 		m["watch"] = true
 	}
+	if len(f.ignoreWatch) > 0 {
+		list := make([]any, len(f.ignoreWatch))
+		for i, v := range f.ignoreWatch {
+			list[i] = v
+		}
+		m["ignore_watch"] = list
+	}
 	if len(args) > 0 {
 		list := make([]any, len(args))
 		for i, s := range args {
@@ -261,7 +278,7 @@ func targets(args []string, only []string) ([]string, error) {
 
 func (a *app) actionCmd(use string, aliases []string, action api.Action, short string) *cobra.Command {
 	var only, envName string
-	var updateEnv bool
+	var updateEnv, watch bool
 	cmd := &cobra.Command{
 		Use:     use + " <name|id|namespace|all|ecosystem file>...",
 		Aliases: aliases,
@@ -292,6 +309,9 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 				return err
 			}
 			req := api.ActionRequest{Action: action, Target: api.Target{Names: names}}
+			if action == api.ActionStop && watch {
+				req.Action = api.ActionUnwatch // PM2: stop --watch stops watching, the app keeps running
+			}
 			if updateEnv {
 				req.UpdateEnv, req.Env = true, environ()
 			}
@@ -309,6 +329,9 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 		},
 	}
 	cmd.Flags().StringVar(&only, "only", "", "only these apps of the ecosystem file (a,b)")
+	if action == api.ActionStop {
+		cmd.Flags().BoolVarP(&watch, "watch", "w", false, "stop watching files; the app keeps running")
+	}
 	if action == api.ActionRestart || action == api.ActionReload {
 		cmd.Flags().BoolVar(&updateEnv, "update-env", false, "refresh the environment from this shell")
 		cmd.Flags().StringVar(&envName, "env", "", "use env_<name> of the ecosystem file")

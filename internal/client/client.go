@@ -130,6 +130,13 @@ func (c *Client) Act(ctx context.Context, req api.ActionRequest) ([]api.Process,
 	return r.Processes, err
 }
 
+// Scale sets the number of instances of an app ("3", "+1", "-1").
+func (c *Client) Scale(ctx context.Context, req api.ScaleRequest) ([]api.Process, error) {
+	var r api.ActionResponse
+	err := c.do(ctx, "POST", api.Prefix+"/scale", req, &r)
+	return r.Processes, err
+}
+
 // Env returns the environment of a process.
 func (c *Client) Env(ctx context.Context, id int) (map[string]string, error) {
 	var env map[string]string

@@ -162,6 +162,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/processes", d.list)
 	mux.HandleFunc("POST /v1/start", d.start)
 	mux.HandleFunc("POST /v1/action", d.action)
+	mux.HandleFunc("POST /v1/scale", d.scale)
 	mux.HandleFunc("GET /v1/env/{id}", d.env)
 	mux.HandleFunc("POST /v1/kill", d.kill)
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
@@ -310,4 +311,18 @@ func (d *Daemon) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+func (d *Daemon) scale(w http.ResponseWriter, r *http.Request) {
+	var req api.ScaleRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeErr(w, api.BadInputf("decode scale request: %v", err))
+		return
+	}
+	ps, err := d.sup.Scale(r.Context(), req.Name, req.Count)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, api.ActionResponse{Processes: ps})
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,20 +30,24 @@ type Proc struct {
 	cmds chan command
 	done chan struct{}
 
-	mu        sync.Mutex
-	app       config.App // this instance's spec
-	instance  int
-	status    Status
-	pid       int
-	restarts  int
-	counters  Counters
-	createdAt time.Time
-	startedAt time.Time
-	exitCode  *int
-	exitSig   string
-	reason    string
-	logPaths  [3]string // out, err, combined after instance suffixes
-	pidPath   string
+	mu            sync.Mutex
+	app           config.App // this instance's spec
+	instance      int
+	status        Status
+	pid           int
+	restarts      int
+	counters      Counters
+	createdAt     time.Time
+	startedAt     time.Time
+	exitCode      *int
+	exitSig       string
+	reason        string
+	logPaths      [3]string // out, err, combined after instance suffixes
+	pidPath       string
+	cronNext      time.Time   // next cron_restart, zero if none
+	watchOff      bool        // watching was turned off (stop --watch, or a loop was detected)
+	memRestarting atomic.Bool // a memory-limit restart is under way
+	watching      atomic.Bool // a file watcher runs
 }
 
 type op int
@@ -53,12 +58,14 @@ const (
 	opRestart
 	opDelete
 	opReset
+	opUnwatch
 )
 
 type command struct {
-	op    op
-	app   *config.App // new spec for start/restart, or nil
-	reply chan error
+	op     op
+	app    *config.App // new spec for start/restart, or nil
+	reason string      // why a restart happens: manual, crash, memory limit, watch, cron
+	reply  chan error
 }
 
 // run is one execution of the process.
@@ -82,6 +89,7 @@ type stopping struct {
 	killT   *time.Timer
 	pollT   *time.Ticker
 	then    op // opStop, opRestart or opDelete
+	reason  string
 	waiters []chan error
 	killed  bool
 }
@@ -153,7 +161,8 @@ func (p *Proc) setStatus(to Status, reason string) {
 	p.sup.Bus.Publish(api.Event{Type: "process", Time: p.sup.now().UnixMilli(), PMID: p.id, Name: name, Status: string(to), Reason: reason})
 }
 
-// loop owns the process: commands, exits, timers.
+// loop owns the process: commands, exits, timers, the cron schedule and
+// the file watcher.
 func (p *Proc) loop() {
 	defer close(p.done)
 	var (
@@ -162,11 +171,56 @@ func (p *Proc) loop() {
 		restartT *time.Timer
 		restartC <-chan time.Time
 		st       *stopping
+		cronT    *time.Timer
+		cronC    <-chan time.Time
+		watch    *watcher
 	)
+	stopWatch := func() {
+		watch.close()
+		watch = nil
+		p.watching.Store(false)
+	}
+	defer func() {
+		if cronT != nil {
+			cronT.Stop()
+		}
+		stopWatch()
+	}()
 	cancelRestart := func() {
 		if restartT != nil {
 			restartT.Stop()
 			restartT, restartC = nil, nil
+		}
+	}
+	// schedule arms the cron timer for the next run of cron_restart.
+	schedule := func() {
+		if cronT != nil {
+			cronT.Stop()
+			cronT, cronC = nil, nil
+		}
+		next, ok := nextCron(p.app.CronRestart, p.sup.now())
+		p.mu.Lock()
+		p.cronNext = next
+		p.mu.Unlock()
+		if ok {
+			cronT = time.NewTimer(next.Sub(p.sup.now()))
+			cronC = cronT.C
+		}
+	}
+	// rewatch starts or stops the watcher to match the app's options.
+	rewatch := func() {
+		want := p.app.WatchEnabled && !p.watchOff
+		if watch != nil && (!want || !watch.same(p.app)) {
+			stopWatch()
+		}
+		if want && watch == nil {
+			w, err := newWatcher(p, p.app)
+			if err != nil {
+				p.sup.logf("app %s (id %d): watch: %v", p.app.Name, p.id, err)
+				return
+			}
+			watch = w
+			p.watching.Store(true)
 		}
 	}
 	launch := func(reason string) error {
@@ -176,17 +230,24 @@ func (p *Proc) loop() {
 			return err
 		}
 		cur = r
+		rewatch()
 		return nil
 	}
-	beginStop := func(then op, w chan error) {
+	relaunch := func(reason string) error {
+		p.mu.Lock()
+		p.restarts++
+		p.mu.Unlock()
+		return launch(reason)
+	}
+	beginStop := func(c command) {
 		if st != nil {
-			if then > st.then {
-				st.then = then
+			if c.op > st.then {
+				st.then, st.reason = c.op, c.reason
 			}
-			st.waiters = append(st.waiters, w)
+			st.waiters = append(st.waiters, c.reply)
 			return
 		}
-		st = &stopping{then: then, waiters: []chan error{w}}
+		st = &stopping{then: c.op, reason: c.reason, waiters: []chan error{c.reply}}
 		p.setStatus(Stopping, "")
 		sig, err := ParseSignal(p.app.KillSignal)
 		if err != nil {
@@ -213,12 +274,11 @@ func (p *Proc) loop() {
 		var err error
 		switch s.then {
 		case opRestart:
-			p.mu.Lock()
-			p.restarts++
-			p.mu.Unlock()
-			err = launch("restart")
+			err = relaunch(s.reason)
 		case opDelete:
 			exitLoop = true
+		default:
+			stopWatch()
 		}
 		for _, w := range s.waiters {
 			w <- err
@@ -237,6 +297,7 @@ func (p *Proc) loop() {
 		}
 		return finishStop()
 	}
+	schedule()
 	var pollC <-chan time.Time
 	var killC <-chan time.Time
 	for {
@@ -254,6 +315,10 @@ func (p *Proc) loop() {
 				p.app = *c.app
 				p.setPaths()
 				p.mu.Unlock()
+				schedule()
+			}
+			if c.reason == "" && c.op == opRestart {
+				c.reason = "manual"
 			}
 			switch c.op {
 			case opReset:
@@ -261,15 +326,26 @@ func (p *Proc) loop() {
 				p.restarts, p.counters = 0, Counters{}
 				p.mu.Unlock()
 				c.reply <- nil
+			case opUnwatch:
+				p.watchOff = true
+				stopWatch()
+				c.reply <- nil
 			case opStart:
+				p.watchOff = false
 				if cur != nil || st != nil {
 					c.reply <- nil
 					continue
 				}
-				c.reply <- launch("start")
+				c.reply <- launch("")
 			case opStop, opRestart, opDelete:
+				if c.op == opRestart && c.reason == "watch" && watch != nil && watch.looping(cur) {
+					p.watchOff = true
+					stopWatch()
+					c.reply <- nil
+					continue
+				}
 				if cur != nil {
-					beginStop(c.op, c.reply)
+					beginStop(c)
 					continue
 				}
 				cancelRestart()
@@ -278,14 +354,12 @@ func (p *Proc) loop() {
 				}
 				switch c.op {
 				case opRestart:
-					p.mu.Lock()
-					p.restarts++
-					p.mu.Unlock()
-					c.reply <- launch("restart")
+					c.reply <- relaunch(c.reason)
 				case opDelete:
 					c.reply <- nil
 					return
 				default:
+					stopWatch()
 					c.reply <- nil
 				}
 			}
@@ -313,23 +387,33 @@ func (p *Proc) loop() {
 				continue
 			}
 			if d.Delay <= 0 {
-				p.mu.Lock()
-				p.restarts++
-				p.mu.Unlock()
-				if err := launch("crash"); err != nil {
+				if err := relaunch("crash"); err != nil {
 					p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
 				}
 				continue
 			}
-			p.setStatus(WaitingRestart, "")
+			p.setStatus(WaitingRestart, "crash")
 			restartT = time.NewTimer(d.Delay)
 			restartC = restartT.C
 		case <-restartC:
 			restartT, restartC = nil, nil
-			p.mu.Lock()
-			p.restarts++
-			p.mu.Unlock()
-			if err := launch("crash"); err != nil {
+			if err := relaunch("crash"); err != nil {
+				p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
+			}
+		case <-cronC:
+			cronT, cronC = nil, nil
+			schedule()
+			// PM2 restarts at each cron time, and starts an app that is stopped.
+			if st != nil {
+				continue
+			}
+			p.sup.logf("app %s (id %d): cron_restart %q fired", p.app.Name, p.id, p.app.CronRestart)
+			if cur != nil {
+				beginStop(command{op: opRestart, reason: "cron", reply: make(chan error, 1)})
+				continue
+			}
+			cancelRestart()
+			if err := relaunch("cron"); err != nil {
 				p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
 			}
 		case <-pollC:
@@ -406,9 +490,6 @@ func (p *Proc) afterRun(r *run) {
 
 // launch starts one run of the process.
 func (p *Proc) launch(exits chan exitMsg, reason string) (*run, error) {
-	if reason == "start" {
-		reason = ""
-	}
 	p.setStatus(Launching, reason)
 	p.mu.Lock()
 	app := p.app

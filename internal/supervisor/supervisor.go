@@ -24,6 +24,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SampleInterval is how often CPU and memory are sampled for every app in
+	// one walk of /proc and max_memory_restart is enforced; 0 means 1 s. No
+	// walk happens while no running app has a memory limit.
+	SampleInterval time.Duration
 }
 
 // Supervisor owns every process.
@@ -39,16 +43,94 @@ type Supervisor struct {
 	nextID int
 	wg     sync.WaitGroup
 	user   string
+	quit   chan struct{}
+	bgwg   sync.WaitGroup
 }
 
 // New returns an empty Supervisor.
 func New(opts Options) *Supervisor {
-	s := &Supervisor{opts: opts, procs: map[int]*Proc{}}
-	s.sampler.MinAge = 500 * time.Millisecond
+	s := &Supervisor{opts: opts, procs: map[int]*Proc{}, quit: make(chan struct{})}
+	if s.opts.SampleInterval <= 0 {
+		s.opts.SampleInterval = time.Second
+	}
+	s.sampler.MinAge = min(500*time.Millisecond, s.opts.SampleInterval/2)
 	if u, err := user.Current(); err == nil {
 		s.user = u.Username
 	}
+	s.bgwg.Add(1)
+	go s.sampleLoop()
 	return s
+}
+
+// MemoryMode names how app memory is measured, for describe.
+const MemoryMode = "process tree RSS from /proc"
+
+// sampleLoop samples every running app once per interval, in one walk, and
+// restarts those whose process tree uses more than max_memory_restart.
+func (s *Supervisor) sampleLoop() {
+	defer s.bgwg.Done()
+	t := time.NewTicker(s.opts.SampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+		s.enforceMemory()
+	}
+}
+
+func (s *Supervisor) enforceMemory() {
+	type lim struct {
+		p     *Proc
+		pid   int
+		limit int64
+		name  string
+		paths [3]string
+	}
+	var limited []lim
+	var pids []int
+	for _, p := range s.sorted() {
+		p.mu.Lock()
+		if p.pid > 0 && p.status == Online {
+			pids = append(pids, p.pid)
+			if p.app.MaxMemoryRestart > 0 {
+				limited = append(limited, lim{p, p.pid, p.app.MaxMemoryRestart, p.app.Name, p.logPaths})
+			}
+		}
+		p.mu.Unlock()
+	}
+	if len(limited) == 0 {
+		return
+	}
+	usage := s.sampler.Usage(pids)
+	for _, l := range limited {
+		u, ok := usage[l.pid]
+		if !ok || u.Memory <= l.limit {
+			continue
+		}
+		if !l.p.memRestarting.CompareAndSwap(false, true) {
+			continue
+		}
+		msg := fmt.Sprintf("memory limit: the process tree uses %d bytes, over max_memory_restart %d: restarting", u.Memory, l.limit)
+		s.logf("app %s (id %d): %s", l.name, l.p.id, msg)
+		l.p.writeErrLog(l.paths, msg)
+		go func(p *Proc) {
+			defer p.memRestarting.Store(false)
+			p.do(command{op: opRestart, reason: "memory limit"})
+		}(l.p)
+	}
+}
+
+// Close stops the sampler. Shutdown calls it.
+func (s *Supervisor) Close() {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	s.bgwg.Wait()
 }
 
 func (s *Supervisor) now() time.Time {
@@ -227,6 +309,8 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 		o = opDelete
 	case api.ActionReset:
 		o = opReset
+	case api.ActionUnwatch:
+		o = opUnwatch
 	case api.ActionFlush:
 		for _, p := range procs {
 			p.mu.Lock()
@@ -347,6 +431,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		Watch: a.WatchEnabled, Interpreter: a.Interpreter, InterpreterArgs: a.InterpreterArgs,
 		Args: a.Args, Env: a.Env, MaxMemoryRestart: a.MaxMemoryRestart, InstanceIndex: p.instance,
 		Username: username, ExitSignal: p.exitSig, RestartReason: p.reason, ConfigFile: a.ConfigFile,
+		MemoryMode: MemoryMode, Watching: p.watching.Load(),
 		KillSignal: a.KillSignal, KillTimeout: a.KillTimeout.Milliseconds(), MinUptime: a.MinUptime.Milliseconds(),
 		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
 		Options: a.PM2,
@@ -365,6 +450,9 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 	}
 	if !p.startedAt.IsZero() {
 		e.PMUptime = p.startedAt.UnixMilli()
+	}
+	if !p.cronNext.IsZero() {
+		e.CronNext = p.cronNext.UnixMilli()
 	}
 	return api.Process{PID: p.pid, Name: a.Name, PMID: p.id, Monit: api.Monit{Memory: u.Memory, CPU: round1(u.CPUPercent)}, PM2Env: e}
 }
@@ -392,6 +480,7 @@ func (s *Supervisor) Env(id int) (map[string]string, error) {
 
 // Shutdown stops every process (in parallel) and waits for their loops.
 func (s *Supervisor) Shutdown(ctx context.Context) {
+	s.Close()
 	var wg sync.WaitGroup
 	for _, p := range s.sorted() {
 		wg.Add(1)
@@ -407,4 +496,78 @@ func (s *Supervisor) Shutdown(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 	}
+}
+
+// Scale sets the number of instances of the app called name. count is "N",
+// "+N" or "-N". New instances copy the options of the app's first instance
+// and take the lowest free instance numbers; removal stops the highest
+// pm_ids first. The other instances keep running untouched.
+func (s *Supervisor) Scale(ctx context.Context, name, count string) ([]api.Process, error) {
+	var mine []*Proc
+	for _, p := range s.sorted() {
+		if p.snapshotName() == name {
+			mine = append(mine, p)
+		}
+	}
+	if len(mine) == 0 {
+		return nil, api.NotFoundf("app %s not found", name)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(count, "+"))
+	if err != nil {
+		return nil, api.BadInputf("scale %s: %q is not a number (use 3, +2 or -1)", name, count)
+	}
+	want := n
+	if strings.HasPrefix(count, "+") || strings.HasPrefix(count, "-") {
+		want = len(mine) + n
+	}
+	if want < 1 {
+		return nil, api.BadInputf("scale %s to %d: an app keeps at least one instance (use tend delete %s)", name, want, name)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, max(want, len(mine)))
+	for i := len(mine) - 1; i >= want; i-- { // highest pm_ids first
+		wg.Add(1)
+		go func(p *Proc) {
+			defer wg.Done()
+			errs <- p.do(command{op: opDelete})
+		}(mine[i])
+	}
+	if want > len(mine) {
+		mine[0].mu.Lock()
+		tmpl := mine[0].app
+		mine[0].mu.Unlock()
+		used := map[int]bool{}
+		for _, p := range mine {
+			used[p.instance] = true
+		}
+		next := 0
+		for i := len(mine); i < want; i++ {
+			for used[next] {
+				next++
+			}
+			used[next] = true
+			a := tmpl
+			a.Instances = want
+			p := s.add(a, next)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- p.do(command{op: opStart})
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []*Proc
+	for _, p := range s.sorted() {
+		if p.snapshotName() == name {
+			out = append(out, p)
+		}
+	}
+	return s.processes(out), nil
 }
