@@ -6,10 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +31,9 @@ func TestMain(m *testing.M) {
 		"tend":        func() { os.Exit(cli.Main(os.Args[1:])) },
 		"tend-writer": writer,
 		"tend-alloc":  alloc,
+		"tend-listen": listen,
+		"tend-serve":  serve,
+		"tend-http":   httpApp, // reload_test.go
 	})
 }
 
@@ -58,6 +67,58 @@ func alloc() {
 	}
 }
 
+// listen holds a TCP port on 127.0.0.1 until killed: tend-listen PORT
+func listen() {
+	l, err := net.Listen("tcp", "127.0.0.1:"+os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+}
+
+// serve is a small service: tend-serve NAME PORT. It appends "start NAME"
+// and, on SIGINT/SIGTERM, "stop NAME" to $CHAIN_LOG, and answers /health
+// with 200, or 503 while a file named "sick" exists in its cwd.
+func serve() {
+	name, port := os.Args[1], os.Args[2]
+	note := func(s string) {
+		if p := os.Getenv("CHAIN_LOG"); p != "" {
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err == nil {
+				fmt.Fprintln(f, s+" "+name)
+				f.Close()
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	note("start")
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		note("stop")
+		os.Exit(0)
+	}()
+	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := os.Stat("sick"); err == nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+}
+
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -78,7 +139,32 @@ func TestScripts(t *testing.T) {
 			"check-lines":   cmdCheckLines,
 			"jlist-field":   cmdJlistField,
 			"save-pids":     cmdSavePids,
+			"wait-port":     cmdWaitPort,
+			"wait-jlist":    cmdWaitJlist,
+			"copy-example":  cmdCopyExample,
+			"started-after": cmdStartedAfter,
+			"kill-app":      cmdKillApp,
+			"pg-clean":      cmdPgClean,
 			"pids-kept":     cmdPidsKept,
+			// logs, rotation, metrics, monit (observe_test.go)
+			"follow-start":  cmdFollowStart,
+			"follow-stop":   cmdFollowStop,
+			"slow-follow":   cmdSlowFollow,
+			"check-rotated": cmdCheckRotated,
+			"scrape":        cmdScrape,
+			"tmux-start":    cmdTmuxStart,
+			"tmux-keys":     cmdTmuxKeys,
+			"tmux-gone":     cmdTmuxGone,
+			"screen":        cmdScreen,
+			"proc-cpu":      cmdProcCPU,
+			"json-lines":    cmdJSONLines,
+			// zero-downtime reload (reload_test.go)
+			"load-start":   cmdLoadStart,
+			"load-stop":    cmdLoadStop,
+			"pids-changed": cmdPidsChanged,
+			"load-wait":    cmdLoadWait,
+			"wait-healthy": cmdWaitHealthy,
+			"port-closed":  cmdPortClosed,
 		},
 	})
 }
@@ -332,5 +418,124 @@ func cmdPidsKept(ts *testscript.TestScript, neg bool, args []string) {
 		if !now[k] {
 			ts.Fatalf("instance %s was restarted or removed; now running: %v", k, now)
 		}
+	}
+}
+
+// wait-port <port> [timeout]: something accepts on 127.0.0.1:port.
+func cmdWaitPort(ts *testscript.TestScript, neg bool, args []string) {
+	waitFor(ts, "port "+args[0], timeoutArg(ts, args, 1), func() (bool, string) {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+args[0], time.Second)
+		if err != nil {
+			return false, err.Error()
+		}
+		c.Close()
+		return true, ""
+	})
+}
+
+// jlistValue returns one dotted field of an app in jlist.
+func jlistValue(ts *testscript.TestScript, name, path string) (string, bool) {
+	out, err := client.New(ts.Getenv("TEND_HOME")).ListRaw(context.Background())
+	if err != nil {
+		ts.Fatalf("jlist: %v", err)
+	}
+	var ps []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
+	ts.Check(dec.Decode(&ps))
+	for _, p := range ps {
+		if p["name"] != name {
+			continue
+		}
+		var v any = p
+		for _, k := range strings.Split(path, ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return "", false
+			}
+			v = m[k]
+		}
+		return fmt.Sprint(v), true
+	}
+	return "", false
+}
+
+// wait-jlist <name> <dotted path> <regexp> [timeout]: wait until the field matches.
+func cmdWaitJlist(ts *testscript.TestScript, neg bool, args []string) {
+	re := regexp.MustCompile(args[2])
+	waitFor(ts, args[0]+" "+args[1]+" ~ "+args[2], timeoutArg(ts, args, 3), func() (bool, string) {
+		v, ok := jlistValue(ts, args[0], args[1])
+		return ok && re.MatchString(v), v
+	})
+}
+
+// copy-example <name>: copy examples/<name> of this repository into $WORK,
+// without its data and logs.
+func cmdCopyExample(ts *testscript.TestScript, neg bool, args []string) {
+	src, err := filepath.Abs(filepath.Join("..", "..", "examples", args[0]))
+	ts.Check(err)
+	dst := ts.MkAbs(args[0])
+	ts.Check(filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == ".data" || rel == "node_modules" || strings.HasSuffix(rel, ".log") || rel == ".env" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(target, b, info.Mode().Perm())
+	}))
+	// PostgreSQL refuses to run as root and runs as the postgres user, which
+	// must reach the data folder: open the test's folders up to the temp dir.
+	for d := dst; strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+}
+
+// started-after <a> <b>: app a's last start came after app b's.
+func cmdStartedAfter(ts *testscript.TestScript, neg bool, args []string) {
+	a, _ := jlistValue(ts, args[0], "pm2_env.pm_uptime")
+	b, _ := jlistValue(ts, args[1], "pm2_env.pm_uptime")
+	ta, _ := strconv.ParseInt(a, 10, 64)
+	tb, _ := strconv.ParseInt(b, 10, 64)
+	if ta == 0 || tb == 0 || ta < tb {
+		ts.Fatalf("%s started at %d, %s at %d: want %s after %s", args[0], ta, args[1], tb, args[0], args[1])
+	}
+}
+
+// kill-app <name> [signal]: send a signal (default SIGKILL) to the app's main process, behind tend's back.
+func cmdKillApp(ts *testscript.TestScript, neg bool, args []string) {
+	v, _ := jlistValue(ts, args[0], "pid")
+	pid, _ := strconv.Atoi(v)
+	if pid <= 0 {
+		ts.Fatalf("%s has no pid", args[0])
+	}
+	ts.Check(syscall.Kill(pid, syscall.SIGKILL))
+}
+
+// pg-clean <datadir>: PostgreSQL's control file says the cluster was shut down cleanly.
+func cmdPgClean(ts *testscript.TestScript, neg bool, args []string) {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_controldata")
+	if len(bins) == 0 {
+		ts.Fatalf("pg_controldata not found")
+	}
+	out, err := exec.Command(bins[len(bins)-1], ts.MkAbs(args[0])).CombinedOutput()
+	if err != nil {
+		ts.Fatalf("pg_controldata: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Database cluster state:               shut down") {
+		ts.Fatalf("cluster not shut down cleanly:\n%s", out)
 	}
 }

@@ -22,6 +22,8 @@ const (
 	StatusErrored        = "errored"
 	StatusWaitingRestart = "waiting restart"
 	StatusOneLaunch      = "one-launch-status"
+	// StatusWaiting is tend's: the app waits for its depends_on.
+	StatusWaiting = "waiting"
 )
 
 // Process is one entry of `tend jlist`, in PM2's shape.
@@ -37,6 +39,9 @@ type Process struct {
 type Monit struct {
 	Memory int64   `json:"memory"` // bytes
 	CPU    float64 `json:"cpu"`    // percent of one core
+	// CPUSeconds is the CPU time (user + system) the live process tree has
+	// used, for counters such as tend_process_cpu_seconds_total.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 // Env is PM2's pm2_env: the app's options plus its runtime state. Options
@@ -72,7 +77,13 @@ type Env struct {
 	Username         string            `json:"username,omitempty"`
 
 	// tend's additions.
-	CronNext      int64  `json:"cron_next,omitempty"` // epoch ms of the next cron_restart
+	// CronRestart is the app's cron_restart as configured (a string, or a
+	// number in PM2's files); decoded from the options when not set.
+	CronRestart   any    `json:"cron_restart,omitempty"`
+	CronNext      int64  `json:"cron_next,omitempty"`    // epoch ms of the next cron_restart
+	Health        string `json:"health,omitempty"`       // starting, healthy, unhealthy ("" without probes)
+	HealthCheck   string `json:"health_check,omitempty"` // the last failed probe's message
+	WaitingFor    string `json:"waiting_for,omitempty"`
 	MemoryMode    string `json:"memory_mode,omitempty"`
 	Watching      bool   `json:"watching"` // files are being watched right now
 	ExitSignal    string `json:"exit_signal,omitempty"`
@@ -83,6 +94,10 @@ type Env struct {
 	MinUptime     int64  `json:"min_uptime"`   // ms
 	MaxRestarts   int    `json:"max_restarts"`
 	RestartDelay  int64  `json:"restart_delay"` // ms
+
+	// LastReload says how the last reload of the process went:
+	// "zero-downtime: …", "restart: why", "failed: why", "started: …".
+	LastReload string `json:"last_reload,omitempty"`
 
 	// Options are the PM2-normalized options of the app.
 	Options map[string]any `json:"-"`
@@ -122,6 +137,11 @@ type Target struct {
 // under the same name, with the new options).
 type StartRequest struct {
 	Apps []config.App `json:"apps"`
+	// Reload replaces the instances of apps that already run without
+	// downtime instead of restarting them (`tend reload ecosystem.config.js`).
+	Reload bool `json:"reload,omitempty"`
+	// Parallel is how many instances of one app reload at once (default 1).
+	Parallel int `json:"parallel,omitempty"`
 }
 
 // ActionRequest applies an action to the processes a target selects.
@@ -131,6 +151,8 @@ type ActionRequest struct {
 	// UpdateEnv replaces each app's environment with Env (restart --update-env).
 	UpdateEnv bool              `json:"update_env,omitempty"`
 	Env       map[string]string `json:"env,omitempty"`
+	// Parallel is how many instances of one app reload at once (default 1).
+	Parallel int `json:"parallel,omitempty"`
 }
 
 // Action is what an ActionRequest does.
@@ -166,6 +188,8 @@ type Ping struct {
 	Version  string `json:"version"`
 	Home     string `json:"home"`
 	UptimeMS int64  `json:"uptime_ms"`
+	// MetricsAddr is where Prometheus metrics are served ("" when off).
+	MetricsAddr string `json:"metrics_addr,omitempty"`
 }
 
 // Event is one line of the /v1/events stream.
@@ -184,6 +208,19 @@ type Event struct {
 	// Missed counts events dropped for a follower that read too slowly.
 	Missed int64 `json:"missed,omitempty"`
 }
+
+// Event types.
+const (
+	EventProcess = "process"
+	EventLog     = "log"
+	// EventMissed carries only Missed: the follower fell behind and that many
+	// events were dropped for it (it is sent as soon as it catches up).
+	EventMissed = "missed"
+	// EventMessage is a message an app sent over its IPC channel
+	// (process.send) or NOTIFY_SOCKET, other than a readiness signal; Data
+	// holds it as sent (JSON for IPC).
+	EventMessage = "message"
+)
 
 // Error is the body of every non-2xx answer.
 type Error struct {

@@ -18,10 +18,14 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
+	"github.com/tend-dev/tend/internal/execshim"
 )
 
 // Main runs the CLI with args (without the program name) and returns the exit code.
 func Main(args []string) int {
+	if len(args) > 0 && args[0] == execshim.Arg {
+		execshim.Run(args[1:]) // an app that receives listening sockets; never returns
+	}
 	a := &app{stdout: os.Stdout, stderr: os.Stderr}
 	root := a.root()
 	root.SetArgs(args)
@@ -85,7 +89,8 @@ func (a *app) root() *cobra.Command {
 		a.actionCmd("flush", nil, api.ActionFlush, "Empty log files"),
 		a.listCmd(), a.jlistCmd(), a.describeCmd(), a.envCmd(), a.pingCmd(), a.pidCmd(),
 		a.killCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
-		a.scaleCmd(),
+		a.scaleCmd(), a.checkCmd(),
+		a.monitCmd(),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tend-dev/tend/internal/client"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/daemon"
+	"github.com/tend-dev/tend/internal/preflight"
 )
 
 type startFlags struct {
@@ -25,8 +26,10 @@ type startFlags struct {
 	killTimeout, restartDelay, minUptime, logDate, out, errf, logf       string
 	namespace, cron, expBackoff, stopExitCodes, killSignal, incVar       string
 	maxRestarts                                                          int
-	noAutorestart, time, mergeLogs, updateEnv, watch, force              bool
+	noAutorestart, time, mergeLogs, updateEnv, watch, force, noPreflight bool
 	ignoreWatch                                                          []string
+	reload                                                               bool // reload apps that run (tend reload file)
+	parallel                                                             int  // instances of one app reloaded at once
 }
 
 func (a *app) startCmd() *cobra.Command {
@@ -74,6 +77,7 @@ func (a *app) startCmd() *cobra.Command {
 	fl.BoolVarP(&f.watch, "watch", "w", false, "restart on file changes")
 	fl.StringSliceVar(&f.ignoreWatch, "ignore-watch", nil, "paths or globs not to watch (replaces the default: dotfiles, node_modules)")
 	fl.BoolVarP(&f.force, "force", "f", false, "start a script again even if it already runs")
+	fl.BoolVar(&f.noPreflight, "no-preflight", false, "skip the checks that run before anything starts")
 	return cmd
 }
 
@@ -81,8 +85,7 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 	ctx, cancel := a.ctx()
 	defer cancel()
 	o := loadOptions{home: a.home, envName: f.envName, only: splitList(f.only)}
-	var apps []config.App
-	var warns []string
+	var l *loaded
 	var err error
 	switch {
 	case len(args) == 0:
@@ -90,13 +93,11 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 		if err != nil {
 			return err
 		}
-		apps, warns, err = loadFile(path, o)
-		if err != nil {
+		if l, err = loadFile(path, o); err != nil {
 			return err
 		}
 	case isConfigFile(args[0]):
-		apps, warns, err = loadFile(args[0], o)
-		if err != nil {
+		if l, err = loadFile(args[0], o); err != nil {
 			return err
 		}
 	default:
@@ -111,36 +112,117 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 				}
 			}
 		}
-		app, err := a.adhoc(args[0], append(args[1:], extra...), f, o)
-		if err != nil {
+		if l, err = a.adhoc(args[0], append(args[1:], extra...), f, o); err != nil {
 			return err
 		}
-		apps = []config.App{app}
 	}
-	for _, w := range warns {
+	for _, w := range l.warns {
 		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w)
 	}
-	for i := range apps {
+	for i := range l.apps {
 		if f.watch {
-			apps[i].WatchEnabled = true
+			l.apps[i].WatchEnabled = true
 		}
 		if len(f.ignoreWatch) > 0 {
-			apps[i].IgnoreWatch = f.ignoreWatch
+			l.apps[i].IgnoreWatch = f.ignoreWatch
 		}
+	}
+	running := a.runningApps(ctx)
+	if err := config.CheckDependencies(l.apps, func(n string) bool { _, ok := running[n]; return ok }); err != nil {
+		return err
+	}
+	if f.noPreflight {
+		if len(l.problems) > 0 {
+			return l.problems[0]
+		}
+	} else if rep := preflight.Check(l.apps, l.problems, preflight.Options{Running: online(running)}); !rep.OK() {
+		return exitError{code: 1, msg: "[tend][ERROR] " + rep.Error()}
 	}
 	c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
-	for _, app := range apps {
+	for _, app := range l.apps {
 		n := app.Instances
 		fmt.Fprintf(a.stderr, "[tend] Starting %s in %s (%d instance%s)\n", app.ScriptPath, app.ExecMode, n, plural(n))
 	}
-	ps, err := c.Start(ctx, api.StartRequest{Apps: apps})
+	ps, err := c.Start(ctx, api.StartRequest{Apps: l.apps, Reload: f.reload, Parallel: f.parallel})
 	if err != nil {
 		return err
 	}
+	if f.reload {
+		a.printReloads(ps)
+	}
 	return a.done(ctx, c, ps)
+}
+
+// runningApps returns the status of every app the daemon knows, if one runs
+// (without starting one).
+func (a *app) runningApps(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	c, err := a.connectExisting(ctx)
+	if err != nil {
+		return out
+	}
+	ps, err := c.List(ctx)
+	if err != nil {
+		return out
+	}
+	for _, p := range ps {
+		out[p.Name] = p.PM2Env.Status
+	}
+	return out
+}
+
+func online(status map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for n, s := range status {
+		if s == api.StatusOnline || s == api.StatusLaunching || s == api.StatusWaitingRestart {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+func (a *app) checkCmd() *cobra.Command {
+	var envName, only string
+	cmd := &cobra.Command{
+		Use:   "check [ecosystem file]",
+		Short: "Run the preflight alone: scripts, build artifacts, required env, ports, interpreters",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			} else if p, err := defaultConfig(); err == nil {
+				path = p
+			} else {
+				return err
+			}
+			l, err := loadFile(path, loadOptions{home: a.home, envName: envName, only: splitList(only)})
+			if err != nil {
+				return err
+			}
+			for _, w := range l.warns {
+				fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w)
+			}
+			running := a.runningApps(ctx)
+			if err := config.CheckDependencies(l.apps, func(n string) bool { _, ok := running[n]; return ok }); err != nil {
+				return err
+			}
+			rep := preflight.Check(l.apps, l.problems, preflight.Options{Running: online(running)})
+			if !rep.OK() {
+				return exitError{code: 1, msg: "[tend][ERROR] " + rep.Error()}
+			}
+			fmt.Fprintf(a.stdout, "✔ preflight passed for %d app%s in %s\n", rep.Checked, plural(rep.Checked), path)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&envName, "env", "", "use env_<name>")
+	cmd.Flags().StringVar(&only, "only", "", "only these apps (a,b) and what they depend on")
+	return cmd
 }
 
 func plural(n int) string {
@@ -171,7 +253,7 @@ func (a *app) done(ctx context.Context, c *client.Client, touched []api.Process)
 }
 
 // adhoc builds an app from a script and PM2's command-line options.
-func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) (config.App, error) {
+func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) (*loaded, error) {
 	m := map[string]any{"script": script}
 	set := func(k, v string) {
 		if v != "" {
@@ -201,7 +283,7 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 		for _, s := range splitList(f.stopExitCodes) {
 			n, err := strconv.Atoi(s)
 			if err != nil {
-				return config.App{}, fmt.Errorf("--stop-exit-codes: %q is not a number", s)
+				return nil, fmt.Errorf("--stop-exit-codes: %q is not a number", s)
 			}
 			codes = append(codes, float64(n))
 		}
@@ -238,20 +320,20 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	}
 	wd, err := os.Getwd()
 	if err != nil {
-		return config.App{}, err
+		return nil, err
 	}
 	norm, warns, err := config.Normalize([]map[string]any{m}, "")
 	if err != nil {
-		return config.App{}, err
+		return nil, err
+	}
+	l, err := resolveAll(norm, wd, "", loadOptions{home: o.home})
+	if err != nil {
+		return nil, err
 	}
 	for _, w := range warns {
-		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w.String())
+		l.warns = append(l.warns, w.String())
 	}
-	apps, err := resolveAll(norm, wd, "", loadOptions{home: o.home})
-	if err != nil {
-		return config.App{}, err
-	}
-	return apps[0], nil
+	return l, nil
 }
 
 // targets turns CLI arguments into names: an ecosystem file stands for its apps.
@@ -279,6 +361,7 @@ func targets(args []string, only []string) ([]string, error) {
 func (a *app) actionCmd(use string, aliases []string, action api.Action, short string) *cobra.Command {
 	var only, envName string
 	var updateEnv, watch bool
+	var parallel int
 	cmd := &cobra.Command{
 		Use:     use + " <name|id|namespace|all|ecosystem file>...",
 		Aliases: aliases,
@@ -294,7 +377,7 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 			defer cancel()
 			// restart/reload of an ecosystem file starts it with its new options (PM2's startOrRestart).
 			if (action == api.ActionRestart || action == api.ActionReload) && len(args) == 1 && isConfigFile(args[0]) {
-				f := startFlags{envName: envName, only: only, updateEnv: updateEnv}
+				f := startFlags{envName: envName, only: only, updateEnv: updateEnv, reload: action == api.ActionReload, parallel: parallel}
 				return a.start(cmd, args, nil, &f)
 			}
 			names, err := targets(args, splitList(only))
@@ -315,12 +398,17 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 			if updateEnv {
 				req.UpdateEnv, req.Env = true, environ()
 			}
+			req.Parallel = parallel
 			ps, err := c.Act(ctx, req)
 			if err != nil {
 				if errors.Is(err, api.ErrNotFound) {
 					return fmt.Errorf("%v (see `tend ls`)", err)
 				}
 				return err
+			}
+			if action == api.ActionReload {
+				a.printReloads(ps)
+				return a.done(ctx, c, nil)
 			}
 			for _, p := range ps {
 				fmt.Fprintf(a.stderr, "[tend] %s %s (id %d) ✓\n", strings.Title(string(action)), p.Name, p.PMID)
@@ -335,6 +423,9 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 	if action == api.ActionRestart || action == api.ActionReload {
 		cmd.Flags().BoolVar(&updateEnv, "update-env", false, "refresh the environment from this shell")
 		cmd.Flags().StringVar(&envName, "env", "", "use env_<name> of the ecosystem file")
+	}
+	if action == api.ActionReload {
+		cmd.Flags().IntVar(&parallel, "parallel", 1, "instances of one app replaced at once")
 	}
 	return cmd
 }
@@ -585,12 +676,15 @@ func (a *app) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			apps, err := resolveAll(eco.Apps, wd, abs, loadOptions{home: a.home, envName: envName, only: splitList(only)})
+			l, err := resolveAll(eco.Apps, wd, abs, loadOptions{home: a.home, envName: envName, only: splitList(only)})
 			if err != nil {
 				return err
 			}
-			for _, app := range apps {
+			for _, app := range l.apps {
 				a.printApp(app)
+			}
+			if len(l.problems) > 0 {
+				return l.problems[0]
 			}
 			return nil
 		},
@@ -602,12 +696,13 @@ func (a *app) configCmd() *cobra.Command {
 }
 
 func (a *app) daemonCmd() *cobra.Command {
-	return &cobra.Command{
+	var metricsAddr string
+	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the daemon in the foreground",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := daemon.Options{Home: a.home, AllowUID: -1}
+			opts := daemon.Options{Home: a.home, AllowUID: -1, MetricsAddr: metricsAddr}
 			if fd := os.Getenv("TEND_READY_FD"); fd != "" {
 				n, _ := strconv.Atoi(fd)
 				opts.Ready = os.NewFile(uintptr(n), "ready")
@@ -620,6 +715,8 @@ func (a *app) daemonCmd() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this loopback address (127.0.0.1:9209); also TEND_METRICS_ADDR or metrics_addr in $TEND_HOME/tend.json")
+	return cmd
 }
 
 func (a *app) reloadLogsCmd() *cobra.Command {

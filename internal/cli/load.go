@@ -50,53 +50,105 @@ type loadOptions struct {
 	only    []string
 }
 
-// loadFile reads an ecosystem file into resolved apps, with warnings.
-func loadFile(path string, o loadOptions) ([]config.App, []string, error) {
+// loaded is an ecosystem file (or command line) resolved into apps.
+type loaded struct {
+	apps []config.App
+	// problems are per-app errors met while resolving (a missing script, a
+	// missing env_file): the preflight reports them all at once.
+	problems []error
+	warns    []string
+}
+
+// loadFile reads an ecosystem file into resolved apps.
+func loadFile(path string, o loadOptions) (*loaded, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	eco, err := config.Load(abs, config.LoadOptions{})
 	if err != nil {
-		return nil, nil, err
-	}
-	var warns []string
-	for _, w := range eco.Warnings {
-		warns = append(warns, w.String())
+		return nil, err
 	}
 	// PM2 resolves relative scripts, cwd and log paths against the directory
 	// the command runs in, not the file's: `pm2 start pm2/ecosystem.config.js`
 	// from the repository root finds packages/x/dist/server.js at the root.
 	wd, err := os.Getwd()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	apps, err := resolveAll(eco.Apps, wd, abs, o)
-	return apps, warns, err
+	l, err := resolveAll(eco.Apps, wd, abs, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range eco.Warnings {
+		l.warns = append(l.warns, w.String())
+	}
+	return l, nil
 }
 
-// resolveAll resolves normalized PM2 apps, keeping those --only names.
-func resolveAll(norm []map[string]any, baseDir, file string, o loadOptions) ([]config.App, error) {
+// resolveAll resolves normalized PM2 apps. With --only it keeps the named
+// apps and, transitively, what they depend on.
+func resolveAll(norm []map[string]any, baseDir, file string, o loadOptions) (*loaded, error) {
 	cliEnv := environ()
-	var apps []config.App
+	l := &loaded{}
+	type failed struct {
+		name string
+		err  error
+	}
+	var fails []failed
 	for _, m := range norm {
 		name, _ := m["name"].(string)
-		if len(o.only) > 0 && !contains(o.only, name) {
-			continue
-		}
 		app, err := config.Resolve(m, config.ResolveOptions{
 			Home: o.home, BaseDir: baseDir, CLIEnv: cliEnv, EnvName: o.envName, NumCPU: runtime.NumCPU(),
 		})
 		if err != nil {
-			return nil, err
+			fails = append(fails, failed{name, err})
+			continue
 		}
 		app.ConfigFile = file
-		apps = append(apps, *app)
+		l.apps = append(l.apps, *app)
 	}
-	if len(o.only) > 0 && len(apps) == 0 {
-		return nil, fmt.Errorf("--only %s matches no app in %s", strings.Join(o.only, ","), file)
+	if len(o.only) > 0 {
+		keep := map[string]bool{}
+		byName := map[string]config.App{}
+		for _, a := range l.apps {
+			byName[a.Name] = a
+		}
+		var add func(n string)
+		add = func(n string) {
+			if keep[n] {
+				return
+			}
+			keep[n] = true
+			for _, d := range byName[n].DependsOn {
+				add(d.Name)
+			}
+		}
+		for _, n := range o.only {
+			add(n)
+		}
+		var apps []config.App
+		for _, a := range l.apps {
+			if keep[a.Name] {
+				apps = append(apps, a)
+			}
+		}
+		l.apps = apps
+		var kept []failed
+		for _, f := range fails {
+			if keep[f.name] {
+				kept = append(kept, f)
+			}
+		}
+		fails = kept
+		if len(l.apps) == 0 && len(fails) == 0 {
+			return nil, fmt.Errorf("--only %s matches no app in %s", strings.Join(o.only, ","), file)
+		}
 	}
-	return apps, nil
+	for _, f := range fails {
+		l.problems = append(l.problems, f.err)
+	}
+	return l, nil
 }
 
 // appNames lists the app names of an ecosystem file (for targets such as

@@ -59,6 +59,16 @@ func statusColor(s string) string {
 // elsewhere it prints plain aligned columns that scripts can split on spaces.
 func (a *app) printTable(ps []api.Process) {
 	header := []string{"id", "name", "namespace", "version", "mode", "pid", "uptime", "↺", "status", "cpu", "mem", "user", "watching"}
+	// A health column appears when any app has probes.
+	withHealth := false
+	for _, p := range ps {
+		if p.PM2Env.Health != "" {
+			withHealth = true
+		}
+	}
+	if withHealth {
+		header = append(header, "health")
+	}
 	rows := make([][]string, 0, len(ps))
 	now := time.Now()
 	for _, p := range ps {
@@ -87,6 +97,9 @@ func (a *app) printTable(ps []api.Process) {
 			strconv.Itoa(p.PMID), p.Name, e.Namespace, version, mode, strconv.Itoa(p.PID), uptime,
 			strconv.Itoa(e.RestartTime), e.Status, fmt.Sprintf("%g%%", p.Monit.CPU), fmtBytes(p.Monit.Memory), user, watching,
 		})
+		if withHealth {
+			rows[len(rows)-1] = append(rows[len(rows)-1], dash(e.Health))
+		}
 	}
 	widths := make([]int, len(header))
 	for i, h := range header {
@@ -100,13 +113,11 @@ func (a *app) printTable(ps []api.Process) {
 	padTo := func(s string, w int) string { return s + strings.Repeat(" ", w-utf8.RuneCountInString(s)) }
 	w := a.stdout
 	if !isTerminal(w) {
+		hs := make([]string, len(header))
 		for i, h := range header {
-			if i > 0 {
-				io.WriteString(w, "  ")
-			}
-			io.WriteString(w, padTo(h, widths[i]))
+			hs[i] = padTo(h, widths[i])
 		}
-		io.WriteString(w, "\n")
+		io.WriteString(w, strings.TrimRight(strings.Join(hs, "  "), " ")+"\n")
 		for _, r := range rows {
 			line := make([]string, len(r))
 			for i, c := range r {
@@ -187,6 +198,7 @@ func (a *app) printDescribe(p api.Process) {
 		{"status", e.Status},
 		{"name", e.Name},
 		{"namespace", e.Namespace},
+		{"version", dash(e.Version)},
 		{"restarts", strconv.Itoa(e.RestartTime)},
 		{"unstable restarts", strconv.Itoa(e.UnstableRestarts)},
 		{"uptime", uptime},
@@ -198,6 +210,8 @@ func (a *app) printDescribe(p api.Process) {
 		{"script id", strconv.Itoa(p.PMID)},
 		{"exec cwd", e.PMCwd},
 		{"exec mode", e.ExecMode},
+		{"node.js version", dash(e.NodeVersion)},
+		{"node env", dash(e.Env["NODE_ENV"])},
 		{"instances", strconv.Itoa(e.Instances)},
 		{"out log path", e.PMOutLogPath},
 		{"error log path", e.PMErrLogPath},
@@ -213,12 +227,16 @@ func (a *app) printDescribe(p api.Process) {
 		{"kill signal", e.KillSignal},
 		{"kill timeout", fmt.Sprintf("%dms", e.KillTimeout)},
 		{"memory limit", mem},
+		{"cron restart", dash(cronString(e.CronRestart))},
 		{"memory measured as", dash(e.MemoryMode)},
 		{"watching now", strconv.FormatBool(e.Watching)},
 		{"next cron restart", ts(e.CronNext)},
 		{"last exit code", exit},
 		{"last exit signal", dash(e.ExitSignal)},
 		{"last restart reason", dash(e.RestartReason)},
+		{"health", dash(e.Health)},
+		{"last failed check", dash(e.HealthCheck)},
+		{"waiting for", dash(strings.TrimPrefix(e.WaitingFor, "waiting for "))},
 		{"config file", dash(e.ConfigFile)},
 		{"cpu", fmt.Sprintf("%g%%", p.Monit.CPU)},
 		{"memory", fmtBytes(p.Monit.Memory)},
@@ -232,6 +250,14 @@ func (a *app) printDescribe(p api.Process) {
 	for _, r := range rows {
 		fmt.Fprintf(a.stdout, "  %-*s  %s\n", width, r[0], r[1])
 	}
+}
+
+// cronString prints cron_restart, which PM2 files may give as a number.
+func cronString(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
 }
 
 func dash(s string) string {

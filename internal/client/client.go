@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/tend-dev/tend/internal/api"
 )
@@ -190,3 +191,27 @@ func (e *Events) Next() (api.Event, error) {
 
 // Close ends the stream.
 func (e *Events) Close() error { return e.body.Close() }
+
+// ListBrief returns every process without its environment and raw options
+// (for dashboards that poll often).
+func (c *Client) ListBrief(ctx context.Context) ([]api.Process, error) {
+	var ps []api.Process
+	err := c.do(ctx, "GET", api.Prefix+"/processes?brief=1", nil, &ps)
+	return ps, err
+}
+
+// EventsOf opens the event stream with the log lines of the given pm_ids
+// only (process events of every app still come).
+func (c *Client) EventsOf(ctx context.Context, ids []int) (*Events, error) {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.Itoa(id)
+	}
+	resp, err := c.send(ctx, "GET", api.Prefix+"/events?logs=1&ids="+strings.Join(parts, ","), nil)
+	if err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	return &Events{body: resp.Body, sc: sc}, nil
+}

@@ -86,6 +86,26 @@ type App struct {
 	ListenTimeout time.Duration `json:"listen_timeout,omitempty"`
 	WaitReady     bool          `json:"wait_ready,omitempty"`
 
+	// DependsOn lists apps that must reach a condition before this one starts.
+	DependsOn []Dependency `json:"depends_on,omitempty"`
+	// Readiness and Liveness are health probes (Kubernetes' meanings).
+	Readiness *Probe `json:"readiness,omitempty"`
+	Liveness  *Probe `json:"liveness,omitempty"`
+	// RequiredEnv names variables the preflight requires to be set.
+	RequiredEnv []string `json:"required_env,omitempty"`
+	// Ports are TCP ports the app listens on (checked free by the preflight).
+	Ports []int `json:"ports,omitempty"`
+	// Listen are the listening sockets tend opens once for the app and passes
+	// to every instance, old and new, so a reload never closes them (systemd
+	// socket activation: LISTEN_FDS). Canonical forms: "host:port", ":port",
+	// "unix:/path" (see ParseListen). Unlike Ports, tend binds them itself.
+	Listen []string `json:"listen,omitempty"`
+	// ListenFromPort: Listen was derived from PM2's port (cluster mode, Node).
+	ListenFromPort bool `json:"listen_from_port,omitempty"`
+	// ReloadTimeout is how long reload waits for a new instance to be ready
+	// before it stops it and keeps the old one; 0 means DefaultReloadTimeout.
+	ReloadTimeout time.Duration `json:"reload_timeout,omitempty"`
+
 	// ConfigFile is the absolute path of the ecosystem file the app came from ("" for CLI).
 	ConfigFile string `json:"config_file,omitempty"`
 	// EnvName is the --env name used (env_<name>), "" for none.
@@ -93,4 +113,13 @@ type App struct {
 	// PM2 is the PM2-normalized option object this App was resolved from (what
 	// `tend config --json` prints and jlist reports in pm2_env).
 	PM2 map[string]any `json:"pm2,omitempty"`
+
+	// Built-in log rotation (tend's log_max_size, log_retain, log_compress,
+	// log_rotate_interval). Unset fields fall back to the daemon's global
+	// settings in $TEND_HOME/tend.json; rotation is off unless a size or an
+	// interval is set somewhere.
+	LogMaxSize        int64  `json:"log_max_size,omitempty"` // bytes
+	LogRetain         *int   `json:"log_retain,omitempty"`   // rotated files kept (0: all)
+	LogCompress       *bool  `json:"log_compress,omitempty"`
+	LogRotateInterval string `json:"log_rotate_interval,omitempty"` // cron expression
 }

@@ -268,6 +268,12 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	a.ExpBackoffRestartDelay = msOr(m["exp_backoff_restart_delay"], 0)
 	a.ListenTimeout = msOr(m["listen_timeout"], 0)
 	a.WatchDelay = msOr(m["watch_delay"], 0)
+	if err := resolveHealth(m, a); err != nil {
+		return nil, err
+	}
+	if err := resolveListen(m, a); err != nil {
+		return nil, err
+	}
 
 	a.MaxRestarts = DefaultMaxRestarts
 	if f, ok := jsNumberValue(m["max_restarts"]); ok && !math.IsNaN(f) {
@@ -355,6 +361,19 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	if truthy(m["disable_logs"]) {
 		a.OutFile, a.ErrorFile, a.LogFile = "/dev/null", "/dev/null", ""
 	}
+
+	// tend's built-in log rotation (docs/configuration.md, "Log options").
+	if f, ok := m["log_max_size"].(float64); ok && f > 0 && !math.IsInf(f, 0) {
+		a.LogMaxSize = int64(f)
+	}
+	if f, ok := m["log_retain"].(float64); ok && f >= 0 {
+		n := int(min(f, math.MaxInt32))
+		a.LogRetain = &n
+	}
+	if b, ok := m["log_compress"].(bool); ok {
+		a.LogCompress = &b
+	}
+	a.LogRotateInterval = strings.TrimSpace(str("log_rotate_interval"))
 	return a, nil
 }
 

@@ -103,10 +103,32 @@ var schema = []*option{
 	// unknown keys, so no PM2 file changes meaning by their presence.
 	{key: "kill_signal", types: []string{"string"}, regex: regexp.MustCompile(`^(SIG)?[A-Z0-9]+$|^[0-9]+$`),
 		desc: `it should be a signal name such as "SIGINT", "SIGTERM" or "SIGQUIT"`},
+	{key: "log_max_size", types: []string{"string", "number"}, regex: regexp.MustCompile(`^\d+(G|M|K)?$`),
+		desc: `it should be a NUMBER - byte, "[NUMBER]G"(Gigabyte), "[NUMBER]M"(Megabyte) or "[NUMBER]K"(Kilobyte)`, unit: "bytes"},
+	{key: "log_retain", types: []string{"number"}, min: fp(0)},
+	{key: "log_compress", types: []string{"boolean"}},
+	{key: "log_rotate_interval", types: []string{"string"}},
+}
+
+// health checks, dependencies and preflight (docs/configuration.md)
+var tendHealthOptions = []*option{
+	{key: "depends_on", types: []string{"array", "object", "string"}},
+	{key: "readiness", types: []string{"object"}, aliases: []string{"readiness_probe", "readinessProbe"}},
+	{key: "liveness", types: []string{"object"}, aliases: []string{"liveness_probe", "livenessProbe"}},
+	{key: "required_env", types: []string{"array", "string"}},
+	{key: "ports", types: []string{"array", "number"}},
+}
+
+func init() {
+	schema = append(schema, tendHealthOptions...)
+	for _, o := range tendHealthOptions {
+		tendOptions[o.key] = true
+	}
 }
 
 // tendOptions are the keys of schema that PM2 does not know.
-var tendOptions = map[string]bool{"kill_signal": true}
+var tendOptions = map[string]bool{"kill_signal": true,
+	"log_max_size": true, "log_retain": true, "log_compress": true, "log_rotate_interval": true}
 
 // camelCase turns exec_interpreter into execInterpreter (PM2 accepts both spellings;
 // one-letter words are left as they are).

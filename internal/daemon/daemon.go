@@ -42,6 +42,9 @@ type Options struct {
 	Log io.Writer
 	// AllowUID is the only peer uid served; -1 means the daemon's own uid.
 	AllowUID int
+	// MetricsAddr, if set, serves Prometheus metrics there (loopback only);
+	// it wins over TEND_METRICS_ADDR and metrics_addr in tend.json.
+	MetricsAddr string
 }
 
 // Daemon is a running daemon.
@@ -51,6 +54,7 @@ type Daemon struct {
 	log     *log.Logger
 	started time.Time
 	quit    chan struct{}
+	obs     observer // settings, log rotation, metrics (observe.go)
 }
 
 // Run serves until ctx ends, SIGINT/SIGTERM arrives, or a client asks to kill
@@ -87,7 +91,9 @@ func Run(ctx context.Context, opts Options) error {
 	os.Chmod(sock, 0o600)
 
 	d := &Daemon{opts: opts, log: log.New(opts.Log, "", log.LstdFlags|log.Lmicroseconds), started: time.Now(), quit: make(chan struct{})}
-	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf})
+	sample, _ := time.ParseDuration(os.Getenv("TEND_SAMPLE_INTERVAL")) // 0: the default
+	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample})
+	d.startObserving()
 	srv := &http.Server{
 		Handler:     d.routes(),
 		ConnContext: withPeer,
@@ -124,6 +130,7 @@ func Run(ctx context.Context, opts Options) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	d.sup.Shutdown(sctx)
+	d.stopObserving(sctx)
 	ln.Close()
 	os.Remove(sock)
 	srv.Shutdown(sctx)
@@ -207,11 +214,15 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 func (d *Daemon) ping(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, api.Ping{PID: os.Getpid(), Version: Version, Home: d.opts.Home, UptimeMS: time.Since(d.started).Milliseconds()})
+	writeJSON(w, api.Ping{PID: os.Getpid(), Version: Version, Home: d.opts.Home, UptimeMS: time.Since(d.started).Milliseconds(), MetricsAddr: d.obs.addr})
 }
 
 func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, d.sup.List())
+	ps := d.sup.List()
+	if r.URL.Query().Get("brief") == "1" {
+		brief(ps)
+	}
+	writeJSON(w, ps)
 }
 
 func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
@@ -220,7 +231,11 @@ func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, api.BadInputf("decode start request: %v", err))
 		return
 	}
-	ps, err := d.sup.Start(r.Context(), req.Apps)
+	if err := d.applyRotation(req.Apps); err != nil {
+		writeErr(w, err)
+		return
+	}
+	ps, err := d.sup.Start(r.Context(), req.Apps, supervisor.StartOptions{Reload: req.Reload, Parallel: req.Parallel})
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -271,46 +286,6 @@ func (d *Daemon) reloadLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]bool{"ok": true})
-}
-
-// events streams newline-delimited JSON events until the client goes away.
-// ?logs=1 includes log lines.
-func (d *Daemon) events(w http.ResponseWriter, r *http.Request) {
-	sub := d.sup.Bus.Subscribe(4096, r.URL.Query().Get("logs") == "1")
-	defer sub.Close()
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	fl, _ := w.(http.Flusher)
-	if fl != nil {
-		fl.Flush()
-	}
-	enc := json.NewEncoder(w)
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-d.quit:
-			return
-		case ev := <-sub.C:
-			if err := enc.Encode(ev); err != nil {
-				return
-			}
-		drain:
-			for {
-				select {
-				case ev := <-sub.C:
-					if err := enc.Encode(ev); err != nil {
-						return
-					}
-				default:
-					break drain
-				}
-			}
-			if fl != nil {
-				fl.Flush()
-			}
-		}
-	}
 }
 
 func (d *Daemon) scale(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Null is the path that disables a log.
@@ -18,6 +20,17 @@ const Null = "/dev/null"
 type Files struct {
 	mu    sync.Mutex
 	files map[string]*File
+
+	// Now is the clock of date-based rotation; nil means time.Now.
+	Now func() time.Time
+	// Logf reports rotation and compression errors; nil discards them.
+	Logf func(format string, args ...any)
+
+	pmu      sync.Mutex // guards policies and def; never held while taking a File's mu
+	policies map[string]Rotation
+	def      Rotation
+	gen      atomic.Int64 // bumped when policies change
+	work     worker
 }
 
 // File is one open log file. Writes are serialised so that lines from
@@ -27,8 +40,10 @@ type File struct {
 	reg  *Files
 	refs int
 
-	mu sync.Mutex
-	f  *os.File
+	mu   sync.Mutex
+	f    *os.File
+	size int64 // bytes in the file, for rotation by size
+	rs   rotState
 }
 
 // Open returns the shared File for path, creating missing folders. It returns
@@ -50,7 +65,8 @@ func (r *Files) Open(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{path: path, reg: r, refs: 1, f: fh}
+	f := &File{path: path, reg: r, refs: 1, f: fh, size: fileSize(fh)}
+	f.rs.gen = -1
 	r.files[path] = f
 	return f, nil
 }
@@ -64,6 +80,13 @@ func openAppend(path string) (*os.File, error) {
 		return nil, fmt.Errorf("open log file: %w", err)
 	}
 	return f, nil
+}
+
+func fileSize(f *os.File) int64 {
+	if st, err := f.Stat(); err == nil {
+		return st.Size()
+	}
+	return 0
 }
 
 // Close drops one reference; the file closes with the last.
@@ -90,11 +113,15 @@ func (f *File) Close() error {
 // Path is the file's path.
 func (f *File) Path() string { return f.path }
 
-// Write appends p in one write call.
+// Write appends p in one write call, first rotating the file if its
+// rotation policy says so.
 func (f *File) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.f.Write(p)
+	f.checkRotation(len(p))
+	n, err := f.f.Write(p)
+	f.size += int64(n)
+	return n, err
 }
 
 // Reopen closes and reopens every file, for an external logrotate that moved
@@ -109,6 +136,7 @@ func (r *Files) Reopen() error {
 		if err == nil {
 			f.f.Close()
 			f.f = nf
+			f.size = fileSize(nf)
 		} else if first == nil {
 			first = err
 		}
@@ -128,6 +156,7 @@ func (r *Files) Truncate(path string) error {
 	if f != nil {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.size = 0
 		return f.f.Truncate(0)
 	}
 	err := os.Truncate(path, 0)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Proc is one process as read from /proc/<pid>/stat.
@@ -41,9 +43,14 @@ func Take() *Snapshot {
 	if err != nil {
 		return s
 	}
+	defer d.Close()
 	names, _ := d.Readdirnames(-1)
-	d.Close()
+	// Each stat file is opened relative to /proc, read with one read(2) into
+	// a reused buffer and parsed without allocating: the walk costs three
+	// system calls per process and little else.
+	dirfd := int(d.Fd())
 	buf := make([]byte, 1024)
+	path := make([]byte, 0, 32)
 	for _, n := range names {
 		if n[0] < '0' || n[0] > '9' {
 			continue
@@ -52,7 +59,8 @@ func Take() *Snapshot {
 		if err != nil {
 			continue
 		}
-		p, ok := readStat(pid, buf)
+		path = append(append(path[:0], n...), "/stat"...)
+		p, ok := readStatAt(dirfd, string(path), pid, buf)
 		if !ok {
 			continue
 		}
@@ -60,6 +68,20 @@ func Take() *Snapshot {
 		s.children[p.PPID] = append(s.children[p.PPID], pid)
 	}
 	return s
+}
+
+// readStatAt reads <dirfd>/<path> (a /proc/<pid>/stat file).
+func readStatAt(dirfd int, path string, pid int, buf []byte) (Proc, bool) {
+	fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Proc{}, false
+	}
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return Proc{}, false
+	}
+	return parseStat(pid, buf[:n])
 }
 
 // ReadProc reads a single process.
@@ -83,13 +105,40 @@ func parseStat(pid int, b []byte) (Proc, bool) {
 	if i < 0 || i+2 >= len(b) {
 		return Proc{}, false
 	}
-	fields := bytes.Fields(b[i+2:])
-	// fields[0] is state (field 3); field k is fields[k-3].
-	if len(fields) < 22 {
+	b = b[i+2:]
+	// Field k of stat(5) (k >= 3) is the (k-3)th space-separated word here;
+	// fields 3..24 are needed.
+	var f [22][]byte
+	k := 0
+	for start := 0; k < len(f); {
+		for start < len(b) && b[start] == ' ' {
+			start++
+		}
+		if start >= len(b) {
+			break
+		}
+		end := start
+		for end < len(b) && b[end] != ' ' && b[end] != '\n' {
+			end++
+		}
+		f[k] = b[start:end]
+		k++
+		start = end + 1
+	}
+	if k < len(f) || len(f[0]) == 0 {
 		return Proc{}, false
 	}
-	u := func(k int) uint64 { v, _ := strconv.ParseUint(string(fields[k-3]), 10, 64); return v }
-	p := Proc{PID: pid, State: fields[0][0]}
+	u := func(k int) uint64 {
+		var v uint64
+		for _, c := range f[k-3] {
+			if c < '0' || c > '9' {
+				return v
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		return v
+	}
+	p := Proc{PID: pid, State: f[0][0]}
 	p.PPID = int(u(4))
 	p.PGID = int(u(5))
 	p.CPUTicks = u(14) + u(15)

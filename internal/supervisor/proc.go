@@ -2,12 +2,15 @@ package supervisor
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/execshim"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/procstat"
 )
@@ -44,10 +48,17 @@ type Proc struct {
 	reason        string
 	logPaths      [3]string // out, err, combined after instance suffixes
 	pidPath       string
-	cronNext      time.Time   // next cron_restart, zero if none
-	watchOff      bool        // watching was turned off (stop --watch, or a loop was detected)
+	cronNext      time.Time // next cron_restart, zero if none
+	watchOff      bool      // watching was turned off (stop --watch, or a loop was detected)
+	ready         bool      // readiness: the probe passes, or online without a probe
+	health        string    // HealthStarting, HealthHealthy, HealthUnhealthy; "" without probes
+	healthMsg     string    // the last failed probe
+	waitingFor    string
+	lastReload    string      // how the last reload went, for describe and the CLI
+	runEnv        []string    // the environment the serving run started with
 	memRestarting atomic.Bool // a memory-limit restart is under way
 	watching      atomic.Bool // a file watcher runs
+	runSeq        atomic.Int64
 }
 
 type op int
@@ -59,6 +70,7 @@ const (
 	opDelete
 	opReset
 	opUnwatch
+	opReload
 )
 
 type command struct {
@@ -68,14 +80,24 @@ type command struct {
 	reply  chan error
 }
 
-// run is one execution of the process.
+// run is one execution of the process. During a reload two runs of one
+// process exist: the loop's cur, which serves, and the new one.
 type run struct {
+	cancel  context.CancelFunc // stops its probes
 	cmd     *exec.Cmd
+	app     config.App // the spec it runs with
+	pid     int
 	pgid    int
 	started time.Time
 	exited  bool
 	exit    Exit
 	pumps   sync.WaitGroup
+	done    chan struct{} // closed when the process has exited
+
+	ipc        *os.File      // the daemon's end of the Node IPC channel
+	notify     *net.UnixConn // its NOTIFY_SOCKET
+	notifyPath string
+	inodes     map[uint64]bool // the listening sockets tend passed it
 }
 
 type exitMsg struct {
@@ -156,9 +178,30 @@ func (p *Proc) setStatus(to Status, reason string) {
 	if reason != "" {
 		p.reason = reason
 	}
+	if to != Online {
+		p.ready = false
+		p.health = HealthNone
+	}
 	name := p.app.Name
 	p.mu.Unlock()
+	p.sup.notify()
 	p.sup.Bus.Publish(api.Event{Type: "process", Time: p.sup.now().UnixMilli(), PMID: p.id, Name: name, Status: string(to), Reason: reason})
+}
+
+// setHealth records a health change and tells whoever waits on it.
+func (p *Proc) setHealth(ready bool, health, msg string) {
+	p.mu.Lock()
+	changed := p.ready != ready || p.health != health
+	p.ready, p.health = ready, health
+	if msg != "" || ready {
+		p.healthMsg = msg
+	}
+	name := p.app.Name
+	p.mu.Unlock()
+	if changed {
+		p.sup.notify()
+		p.sup.Bus.Publish(api.Event{Type: "health", Time: p.sup.now().UnixMilli(), PMID: p.id, Name: name, Status: health, Reason: msg})
+	}
 }
 
 // loop owns the process: commands, exits, timers, the cron schedule and
@@ -168,6 +211,11 @@ func (p *Proc) loop() {
 	var (
 		cur      *run
 		exits    = make(chan exitMsg, 1)
+		sigs     = make(chan runSignal, 8)
+		retired  = make(chan retireMsg)
+		loopExit = make(chan struct{})
+		retiring sync.WaitGroup
+		rl       *reloading // a reload in progress
 		restartT *time.Timer
 		restartC <-chan time.Time
 		st       *stopping
@@ -180,6 +228,11 @@ func (p *Proc) loop() {
 		watch = nil
 		p.watching.Store(false)
 	}
+	defer func() {
+		// runs a reload replaced or gave up are stopped before the loop ends
+		close(loopExit)
+		retiring.Wait()
+	}()
 	defer func() {
 		if cronT != nil {
 			cronT.Stop()
@@ -223,13 +276,58 @@ func (p *Proc) loop() {
 			p.watching.Store(true)
 		}
 	}
+	var (
+		waiting    bool   // depends_on not met yet
+		waitReason string // the launch reason to use once they are
+		depC       <-chan struct{}
+		probes     = make(chan probeResult, 8)
+		readyOK    int
+		readyFail  int
+		liveFail   int
+	)
 	launch := func(reason string) error {
 		cancelRestart()
-		r, err := p.launch(exits, reason)
+		waiting, depC = false, nil
+		if len(p.app.DependsOn) > 0 {
+			ch := p.sup.changed() // before the check, so no change is missed
+			d := p.sup.depsOf(p.app)
+			if !d.met {
+				p.mu.Lock()
+				p.waitingFor = d.reason()
+				p.reason = d.reason()
+				p.mu.Unlock()
+				if len(d.failed) > 0 {
+					p.setStatus(Errored, d.reason())
+					return nil
+				}
+				waiting, waitReason, depC = true, reason, ch
+				p.setStatus(Waiting, d.reason())
+				for _, n := range d.stopped {
+					go p.sup.startByName(n)
+				}
+				return nil
+			}
+			p.mu.Lock()
+			p.waitingFor = ""
+			p.mu.Unlock()
+		}
+		r, err := p.launch(exits, sigs, reason)
 		if err != nil {
 			return err
 		}
 		cur = r
+		readyOK, readyFail, liveFail = 0, 0, 0
+		switch {
+		case p.app.Readiness != nil:
+			p.setHealth(false, HealthStarting, "")
+		case p.app.WaitReady:
+			p.setHealth(false, HealthStarting, "") // until process.send('ready') or READY=1
+		case p.app.Liveness != nil:
+			p.setHealth(true, HealthStarting, "")
+		default:
+			p.setHealth(true, HealthNone, "")
+		}
+		startRunProbes(r, probes)
 		rewatch()
 		return nil
 	}
@@ -239,7 +337,38 @@ func (p *Proc) loop() {
 		p.mu.Unlock()
 		return launch(reason)
 	}
+	// retire stops a run that no longer serves (the old one after a reload,
+	// or a new one that failed) with its own stop sequence, in a goroutine;
+	// m comes back on retired when it is gone.
+	retire := func(r *run, hard bool, m retireMsg) {
+		m.r = r
+		retiring.Add(1)
+		go p.retire(r, hard, m, retired, loopExit, &retiring)
+	}
+	// abortReload gives up the reload in progress: the new run is stopped,
+	// the old one keeps serving with its options, and the waiters hear err
+	// once the new run is gone.
+	abortReload := func(why string) error {
+		next := rl.next
+		p.mu.Lock()
+		oldPid := p.pid
+		p.app = rl.prevApp
+		p.setPaths()
+		p.mu.Unlock()
+		schedule()
+		err := fmt.Errorf("reload of %s (id %d) failed: %s; the old instance (pid %d) still serves", p.app.Name, p.id, why, oldPid)
+		p.sup.logf("%v", err)
+		p.writeErrLog(p.logPaths, err.Error())
+		p.noteReload("failed: " + why)
+		rl.stop()
+		retire(next, next.exited, retireMsg{err: err, waiters: rl.waiters})
+		rl = nil
+		return err
+	}
 	beginStop := func(c command) {
+		if rl != nil {
+			abortReload("interrupted by " + opName(c.op, c.reason))
+		}
 		if st != nil {
 			if c.op > st.then {
 				st.then, st.reason = c.op, c.reason
@@ -277,6 +406,7 @@ func (p *Proc) loop() {
 			err = relaunch(s.reason)
 		case opDelete:
 			exitLoop = true
+			p.sup.forget(p.id) // gone from the list before anyone hears "deleted"
 		default:
 			stopWatch()
 		}
@@ -297,6 +427,91 @@ func (p *Proc) loop() {
 		}
 		return finishStop()
 	}
+	// promote makes the new run of a reload the one that serves, and retires
+	// the old one (nil when it already exited); the waiters hear once the old
+	// one is gone.
+	promote := func(how string) {
+		next, old := rl.next, cur
+		rl.stop()
+		cur = next
+		readyOK, readyFail, liveFail = 0, 0, 0
+		p.mu.Lock()
+		p.restarts++
+		p.reason = "reload"
+		name := p.app.Name
+		p.mu.Unlock()
+		p.adopt(next)
+		switch {
+		case p.app.Readiness != nil && rl.readyOK >= p.app.Readiness.SuccessThreshold:
+			p.setHealth(true, HealthHealthy, "")
+		case p.app.Readiness != nil:
+			p.setHealth(false, HealthStarting, "")
+		case p.app.WaitReady && old != nil:
+			p.setHealth(true, HealthHealthy, "")
+		case p.app.WaitReady:
+			p.setHealth(false, HealthStarting, "")
+		case p.app.Liveness != nil:
+			p.setHealth(true, HealthStarting, "")
+		default:
+			p.setHealth(true, HealthNone, "")
+		}
+		p.noteReload(rl.mode)
+		p.sup.notify()
+		p.sup.Bus.Publish(api.Event{Type: api.EventProcess, Time: p.sup.now().UnixMilli(), PMID: p.id, Name: name, Status: string(Online), Reason: "reload"})
+		waiters := rl.waiters
+		rl = nil
+		if old == nil {
+			p.sup.logf("app %s (id %d): reload: pid %d serves (%s)", name, p.id, next.pid, how)
+			for _, w := range waiters {
+				w <- nil
+			}
+			return
+		}
+		p.sup.logf("app %s (id %d): reload: pid %d is ready (%s); stopping pid %d", name, p.id, next.pid, how, old.pid)
+		retire(old, false, retireMsg{waiters: waiters})
+	}
+	// beginReload starts the new run of a reload next to cur, or falls back
+	// to a restart when the two could not run side by side.
+	beginReload := func(c command) {
+		prev := p.app
+		if c.app != nil {
+			p.mu.Lock()
+			p.app = *c.app
+			p.setPaths()
+			p.mu.Unlock()
+			schedule()
+		}
+		app := p.app
+		plan := planReload(cur, app)
+		if plan.restart != "" {
+			p.noteReload("restart: " + plan.restart)
+			p.sup.logf("app %s (id %d): reload by restart: %s", app.Name, p.id, plan.restart)
+			beginStop(command{op: opRestart, reason: "reload", reply: c.reply})
+			return
+		}
+		p.mu.Lock()
+		paths := p.logPaths
+		oldPid := p.pid
+		p.mu.Unlock()
+		r, err := p.spawn(app, paths, exits, sigs)
+		if err != nil {
+			p.mu.Lock()
+			p.app = prev
+			p.setPaths()
+			p.mu.Unlock()
+			schedule()
+			err = fmt.Errorf("reload of %s (id %d) failed: %w; the old instance (pid %d) still serves", app.Name, p.id, err, oldPid)
+			p.sup.logf("%v", err)
+			p.writeErrLog(paths, err.Error())
+			p.noteReload("failed: " + err.Error())
+			c.reply <- err
+			return
+		}
+		startRunProbes(r, probes)
+		rl = newReloading(r, prev, plan, app)
+		rl.waiters = append(rl.waiters, c.reply)
+		p.sup.logf("app %s (id %d): reload (%s): started pid %d next to pid %d; waiting until %s", app.Name, p.id, plan.mode, r.pid, oldPid, rl.waitingFor())
+	}
 	schedule()
 	var pollC <-chan time.Time
 	var killC <-chan time.Time
@@ -308,8 +523,30 @@ func (p *Proc) loop() {
 				pollC = st.pollT.C
 			}
 		}
+		var rlAbortC, rlFallC, rlPollC <-chan time.Time
+		if rl != nil {
+			rlAbortC, rlFallC, rlPollC = rl.channels()
+		}
 		select {
 		case c := <-p.cmds:
+			if c.op == opReload {
+				switch {
+				case rl != nil:
+					rl.waiters = append(rl.waiters, c.reply)
+					continue
+				case cur != nil && st == nil && !cur.exited:
+					beginReload(c)
+					continue
+				}
+				// Not running (or stopping): a reload starts it.
+				c.op, c.reason = opRestart, "reload"
+				if cur == nil {
+					p.noteReload("started: it was not running")
+				}
+			}
+			if rl != nil && (c.op == opStop || c.op == opRestart || c.op == opDelete) {
+				abortReload("interrupted by " + opName(c.op, c.reason))
+			}
 			if c.app != nil {
 				p.mu.Lock()
 				p.app = *c.app
@@ -349,6 +586,7 @@ func (p *Proc) loop() {
 					continue
 				}
 				cancelRestart()
+				waiting, depC = false, nil
 				if p.status != Errored || c.op != opStop {
 					p.setStatus(Stopped, "")
 				}
@@ -356,6 +594,7 @@ func (p *Proc) loop() {
 				case opRestart:
 					c.reply <- relaunch(c.reason)
 				case opDelete:
+					p.sup.forget(p.id)
 					c.reply <- nil
 					return
 				default:
@@ -364,8 +603,14 @@ func (p *Proc) loop() {
 				}
 			}
 		case m := <-exits:
-			if m.r != cur {
+			if rl != nil && m.r == rl.next {
+				m.r.exited, m.r.exit = true, m.exit
+				abortReload(fmt.Sprintf("the new instance (pid %d) exited with %s after %v, before it was ready",
+					m.r.pid, exitText(m.exit), m.exit.Uptime.Round(time.Millisecond)))
 				continue
+			}
+			if m.r != cur {
+				continue // a retired run
 			}
 			cur.exited, cur.exit = true, m.exit
 			p.recordExit(m.exit)
@@ -373,6 +618,15 @@ func (p *Proc) loop() {
 				if checkStopped() {
 					return
 				}
+				continue
+			}
+			if rl != nil {
+				// The old instance died during the reload: the new one takes
+				// over now.
+				p.onCrash(cur, m.exit)
+				cur.release()
+				cur = nil
+				promote("the old instance exited")
 				continue
 			}
 			p.onCrash(cur, m.exit)
@@ -404,7 +658,7 @@ func (p *Proc) loop() {
 			cronT, cronC = nil, nil
 			schedule()
 			// PM2 restarts at each cron time, and starts an app that is stopped.
-			if st != nil {
+			if st != nil || rl != nil {
 				continue
 			}
 			p.sup.logf("app %s (id %d): cron_restart %q fired", p.app.Name, p.id, p.app.CronRestart)
@@ -415,6 +669,79 @@ func (p *Proc) loop() {
 			cancelRestart()
 			if err := relaunch("cron"); err != nil {
 				p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
+			}
+		case <-depC:
+			depC = nil
+			if waiting && cur == nil && st == nil {
+				if err := launch(waitReason); err != nil {
+					p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
+				}
+			}
+		case res := <-probes:
+			if rl != nil && res.r == rl.next {
+				if res.kind == readinessProbe && rl.probeResult(res.ok, p.app.Readiness) {
+					promote("its readiness probe passes")
+				}
+				continue
+			}
+			if cur == nil || res.r != cur || st != nil {
+				continue
+			}
+			switch pr := p.app.Readiness; res.kind {
+			case readinessProbe:
+				if res.ok {
+					readyOK, readyFail = readyOK+1, 0
+					if readyOK >= pr.SuccessThreshold {
+						p.setHealth(true, HealthHealthy, "")
+					}
+				} else {
+					readyOK, readyFail = 0, readyFail+1
+					if readyFail >= pr.FailureThreshold {
+						p.setHealth(false, HealthUnhealthy, "readiness: "+res.msg)
+					}
+				}
+			case livenessProbe:
+				lp := p.app.Liveness
+				if res.ok {
+					liveFail = 0
+					if p.app.Readiness == nil {
+						p.setHealth(true, HealthHealthy, "")
+					}
+					continue
+				}
+				liveFail++
+				if liveFail < lp.FailureThreshold {
+					continue
+				}
+				msg := fmt.Sprintf("liveness: %d checks in a row failed (%s): restarting", liveFail, res.msg)
+				p.sup.logf("app %s (id %d): %s", p.app.Name, p.id, msg)
+				p.writeErrLog(p.logPaths, msg)
+				p.setHealth(false, HealthUnhealthy, "liveness: "+res.msg)
+				beginStop(command{op: opRestart, reason: "liveness", reply: make(chan error, 1)})
+			}
+		case s := <-sigs:
+			if rl != nil && s.r == rl.next {
+				if rl.accepts(s.kind) {
+					promote(s.how)
+				}
+				continue
+			}
+			if s.r == cur && st == nil && s.kind == sigReady && p.app.WaitReady && p.app.Readiness == nil {
+				p.setHealth(true, HealthHealthy, "")
+			}
+		case <-rlPollC:
+			if how, ok := rl.poll(); ok {
+				promote(how)
+			}
+		case <-rlFallC:
+			promote(fmt.Sprintf("still running after listen_timeout %v", rl.fallback))
+		case <-rlAbortC:
+			abortReload(fmt.Sprintf("the new instance (pid %d) was not ready within reload_timeout %v (%s)",
+				rl.next.pid, rl.timeout, rl.waitingFor()))
+		case m := <-retired:
+			m.r.release()
+			for _, w := range m.waiters {
+				w <- m.err
 			}
 		case <-pollC:
 			if checkStopped() {
@@ -482,30 +809,72 @@ func (p *Proc) onCrash(r *run, e Exit) {
 	p.sup.logf("app %s (id %d) exited with %s after %v", p.app.Name, p.id, how, e.Uptime.Round(time.Millisecond))
 }
 
-// afterRun releases a finished run's resources once its output is drained.
+// afterRun releases the resources of the run that served, and its pid file.
 func (p *Proc) afterRun(r *run) {
 	os.Remove(p.pidPath)
-	_ = r
+	r.release()
 }
 
-// launch starts one run of the process.
-func (p *Proc) launch(exits chan exitMsg, reason string) (*run, error) {
+// launch starts one run of the process and makes it the one that serves.
+func (p *Proc) launch(exits chan<- exitMsg, sigs chan<- runSignal, reason string) (*run, error) {
 	p.setStatus(Launching, reason)
 	p.mu.Lock()
 	app := p.app
 	paths := p.logPaths
-	pidPath := p.pidPath
 	p.mu.Unlock()
-
-	fail := func(err error) (*run, error) {
+	r, err := p.spawn(app, paths, exits, sigs)
+	if err != nil {
 		err = fmt.Errorf("app %s (id %d): %w", app.Name, p.id, err)
 		p.writeErrLog(paths, err.Error())
 		p.setStatus(Errored, err.Error())
 		return nil, err
 	}
+	p.adopt(r)
+	p.setStatus(Online, "")
+	return r, nil
+}
+
+// adopt makes r the run that serves: its pid shows in the list and the pid
+// file.
+func (p *Proc) adopt(r *run) {
+	p.mu.Lock()
+	p.pid = r.pid
+	p.startedAt = r.started
+	p.runEnv = r.cmd.Env
+	pidPath := p.pidPath
+	p.mu.Unlock()
+	if pidPath != "" {
+		os.MkdirAll(filepath.Dir(pidPath), 0o755)
+		os.WriteFile(pidPath, []byte(strconv.Itoa(r.pid)), 0o644)
+	}
+}
+
+// Variables tend sets for the readiness and socket protocols; values that
+// come from the environment tend itself was started in are dropped.
+var protocolEnv = []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "TEND_LISTEN_ADDRS",
+	"NOTIFY_SOCKET", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "NODE_UNIQUE_ID"}
+
+// spawn starts one run of app: log pipes, the app's listening sockets (fds
+// 3…, LISTEN_FDS), the Node IPC channel (the next fd, NODE_CHANNEL_FD) and a
+// NOTIFY_SOCKET. It changes nothing in p's state: the caller decides whether
+// the run serves now (launch) or after it is ready (reload).
+func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs chan<- runSignal) (*run, error) {
 	path, argv, err := commandLine(app)
 	if err != nil {
-		return fail(err)
+		return nil, err
+	}
+	var socks []*listenSocket
+	if len(app.Listen) > 0 {
+		if socks, err = p.sup.socks.forApp(app.Name, app.Listen); err != nil {
+			return nil, err
+		}
+		if config.IsNode(app.Interpreter) {
+			pre, err := p.sup.preloadPath()
+			if err != nil {
+				return nil, fmt.Errorf("node preload: %w", err)
+			}
+			argv = append([]string{argv[0], "--require", pre}, argv[1:]...)
+		}
 	}
 	var files [3]*logs.File
 	for i, lp := range paths {
@@ -514,51 +883,109 @@ func (p *Proc) launch(exits chan exitMsg, reason string) (*run, error) {
 			for _, f := range files {
 				f.Close()
 			}
-			return fail(err)
+			return nil, err
 		}
 		files[i] = f
 	}
-	closeFiles := func() {
+	var closers []func()
+	cleanup := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	closers = append(closers, func() {
 		for _, f := range files {
 			f.Close()
 		}
-	}
+	})
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		closeFiles()
-		return fail(err)
+		cleanup()
+		return nil, err
 	}
+	closers = append(closers, func() { outR.Close(); outW.Close() })
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		outR.Close()
-		outW.Close()
-		closeFiles()
-		return fail(err)
+		cleanup()
+		return nil, err
 	}
+	closers = append(closers, func() { errR.Close(); errW.Close() })
+	ipc, ipcChild, err := openIPC()
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	closers = append(closers, func() { ipc.Close(); ipcChild.Close() })
+	seq := p.runSeq.Add(1)
+	notify, notifyPath, err := p.openNotify(seq)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	closers = append(closers, func() { closeNotify(notify, notifyPath) })
+
+	env := p.environ(app)
+	kept := env[:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(protocolEnv, k) {
+			kept = append(kept, kv)
+		}
+	}
+	env = kept
+	var extra []*os.File
+	inodes := map[uint64]bool{}
+	if len(socks) > 0 {
+		names := make([]string, len(socks))
+		addrs := make([]string, len(socks))
+		for i, s := range socks {
+			extra = append(extra, s.f)
+			inodes[s.inode] = true
+			names[i] = fdName(s)
+			addrs[i] = s.addr
+		}
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(socks)), "LISTEN_FDNAMES="+strings.Join(names, ":"),
+			"TEND_LISTEN_ADDRS="+strings.Join(addrs, " "))
+	}
+	extra = append(extra, ipcChild)
+	env = append(env, "NODE_CHANNEL_FD="+strconv.Itoa(2+len(extra)), "NODE_CHANNEL_SERIALIZATION_MODE=json",
+		"NOTIFY_SOCKET="+notifyPath)
+
 	devnull, _ := os.Open(os.DevNull)
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        argv,
 		Dir:         app.Cwd,
-		Env:         p.environ(app),
+		Env:         env,
 		Stdin:       devnull,
 		Stdout:      outW,
 		Stderr:      errW,
+		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if len(socks) > 0 {
+		// LISTEN_PID must be the app's own pid: start it through the shim,
+		// which sets it and execs the app in the same process.
+		shim := p.sup.opts.Shim
+		if shim == "" {
+			shim = "/proc/self/exe"
+		}
+		cmd.Path = shim
+		cmd.Args = append([]string{"tend", execshim.Arg, path}, argv...)
 	}
 	err = cmd.Start()
 	outW.Close()
 	errW.Close()
+	ipcChild.Close()
 	if devnull != nil {
 		devnull.Close()
 	}
 	if err != nil {
-		outR.Close()
-		errR.Close()
-		closeFiles()
-		return fail(err)
+		cleanup()
+		return nil, err
 	}
-	r := &run{cmd: cmd, pgid: cmd.Process.Pid, started: p.sup.now()}
+	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
+		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes}
 	stamp := logs.NewStamper(app.LogDateFormat)
 	for i, src := range []*os.File{outR, errR} {
 		stream := [2]string{"out", "err"}[i]
@@ -572,23 +999,47 @@ func (p *Proc) launch(exits chan exitMsg, reason string) (*run, error) {
 	}
 	go func() {
 		r.pumps.Wait()
-		closeFiles()
+		for _, f := range files {
+			f.Close()
+		}
 	}()
 	// The exit watcher exists from the moment the process does.
 	go func() {
 		st, _ := cmd.Process.Wait()
-		exits <- exitMsg{r: r, exit: exitOf(st, p.sup.now().Sub(r.started))}
+		e := exitOf(st, p.sup.now().Sub(r.started))
+		close(r.done)
+		select {
+		case exits <- exitMsg{r: r, exit: e}:
+		case <-p.done:
+		}
 	}()
-	if pidPath != "" {
-		os.MkdirAll(filepath.Dir(pidPath), 0o755)
-		os.WriteFile(pidPath, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
-	}
-	p.mu.Lock()
-	p.pid = cmd.Process.Pid
-	p.startedAt = r.started
-	p.mu.Unlock()
-	p.setStatus(Online, "")
+	go p.readIPC(r, ipc, sigs)
+	go p.readNotify(r, notify, sigs)
 	return r, nil
+}
+
+// fdName names a passed socket in LISTEN_FDNAMES (names cannot hold ':'):
+// the port for TCP, the file name for a unix socket.
+func fdName(s *listenSocket) string {
+	if p, ok := strings.CutPrefix(s.addr, "unix:"); ok {
+		return strings.ReplaceAll(filepath.Base(p), ":", "_")
+	}
+	return strconv.Itoa(s.port)
+}
+
+// release frees what a finished run holds besides its process: probes, the
+// IPC channel, the notify socket.
+func (r *run) release() {
+	if r == nil {
+		return
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	if r.ipc != nil {
+		r.ipc.Close()
+	}
+	closeNotify(r.notify, r.notifyPath)
 }
 
 func exitOf(st *os.ProcessState, up time.Duration) Exit {

@@ -21,16 +21,18 @@ const (
 	Stopped        Status = api.StatusStopped
 	Errored        Status = api.StatusErrored
 	WaitingRestart Status = api.StatusWaitingRestart
+	Waiting        Status = api.StatusWaiting
 )
 
 // transitions lists, for each status, the statuses it may move to.
 var transitions = map[Status][]Status{
-	Stopped:        {Launching},
-	Errored:        {Launching, Stopped},
+	Stopped:        {Launching, Waiting},
+	Errored:        {Launching, Stopped, Waiting},
 	Launching:      {Online, Errored, Stopping, Stopped},
-	Online:         {Stopping, WaitingRestart, Launching, Stopped, Errored},
+	Online:         {Stopping, WaitingRestart, Launching, Stopped, Errored, Waiting},
 	Stopping:       {Stopped},
-	WaitingRestart: {Launching, Stopped, Errored},
+	WaitingRestart: {Launching, Stopped, Errored, Waiting},
+	Waiting:        {Launching, Stopped, Errored},
 }
 
 // ErrTransition reports an impossible state change.

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/user"
 	"sort"
@@ -28,6 +29,10 @@ type Options struct {
 	// one walk of /proc and max_memory_restart is enforced; 0 means 1 s. No
 	// walk happens while no running app has a memory limit.
 	SampleInterval time.Duration
+	// Shim is the tend binary that starts apps which receive listening
+	// sockets (`tend __exec`, see package execshim); "" means the running
+	// binary (/proc/self/exe).
+	Shim string
 }
 
 // Supervisor owns every process.
@@ -37,6 +42,7 @@ type Supervisor struct {
 
 	files   logs.Files
 	sampler procstat.Sampler
+	socks   socketTable // listening sockets tend opened, by app
 
 	mu     sync.Mutex
 	procs  map[int]*Proc
@@ -45,6 +51,9 @@ type Supervisor struct {
 	user   string
 	quit   chan struct{}
 	bgwg   sync.WaitGroup
+
+	chMu sync.Mutex
+	ch   chan struct{} // closed at the next state change
 }
 
 // New returns an empty Supervisor.
@@ -172,17 +181,29 @@ func (s *Supervisor) add(app config.App, instance int) *Proc {
 	go func() {
 		defer s.wg.Done()
 		p.loop()
-		s.mu.Lock()
-		delete(s.procs, p.id)
-		s.mu.Unlock()
+		s.forget(p.id)
 	}()
 	return p
 }
 
+// StartOptions change what Start does with apps that already run.
+type StartOptions struct {
+	// Reload replaces their instances without downtime instead of
+	// restarting them (`tend reload ecosystem.config.js`).
+	Reload bool
+	// Parallel is how many instances of one app reload at once (default 1).
+	Parallel int
+}
+
 // Start starts apps. An app whose name is already known is restarted with the
-// new options (PM2's behaviour when an ecosystem file is started again); its
-// instance count is adjusted.
-func (s *Supervisor) Start(ctx context.Context, apps []config.App) ([]api.Process, error) {
+// new options (PM2's behaviour when an ecosystem file is started again), or
+// reloaded with opts.Reload; its instance count is adjusted.
+func (s *Supervisor) Start(ctx context.Context, apps []config.App, opts ...StartOptions) ([]api.Process, error) {
+	var o StartOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	var reloads []reloadJob
 	var touched []*Proc
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -216,6 +237,9 @@ func (s *Supervisor) Start(ctx context.Context, apps []config.App) ([]api.Proces
 				op := opRestart
 				if !app.Autostart {
 					op = opStop
+				} else if o.Reload {
+					reloads = append(reloads, reloadJob{existing[i], command{op: opReload, app: &a}})
+					continue
 				}
 				run(existing[i], command{op: op, app: &a})
 				continue
@@ -233,12 +257,90 @@ func (s *Supervisor) Start(ctx context.Context, apps []config.App) ([]api.Proces
 			run(p, command{op: opDelete})
 		}
 	}
+	if len(reloads) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rerrs := reloadAll(reloads, o.Parallel)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, j := range reloads {
+				touched = append(touched, j.p)
+			}
+			errs = append(errs, rerrs...)
+		}()
+	}
 	wg.Wait()
 	out := s.processes(touched)
 	if len(errs) > 0 {
-		return out, errs[0]
+		return out, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+type reloadJob struct {
+	p *Proc
+	c command
+}
+
+// reloadAll reloads processes: the instances of one app parallel at a time
+// (default 1) in pm_id order, different apps at once. An app whose instance
+// fails to reload stops there: its other instances keep running as they are.
+func reloadAll(jobs []reloadJob, parallel int) []error {
+	if parallel < 1 {
+		parallel = 1
+	}
+	byApp := map[string][]reloadJob{}
+	var order []string
+	for _, j := range jobs {
+		n := j.p.snapshotName()
+		if _, ok := byApp[n]; !ok {
+			order = append(order, n)
+		}
+		byApp[n] = append(byApp[n], j)
+	}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, n := range order {
+		list := byApp[n]
+		sort.Slice(list, func(i, j int) bool { return list[i].p.id < list[j].p.id })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < len(list); i += parallel {
+				batch := list[i:min(i+parallel, len(list))]
+				var bwg sync.WaitGroup
+				failed := false
+				for _, j := range batch {
+					bwg.Add(1)
+					go func() {
+						defer bwg.Done()
+						if err := j.p.do(j.c); err != nil {
+							mu.Lock()
+							errs = append(errs, err)
+							failed = true
+							mu.Unlock()
+						}
+					}()
+				}
+				bwg.Wait()
+				mu.Lock()
+				stop := failed
+				mu.Unlock()
+				if stop {
+					if rest := len(list) - i - len(batch); rest > 0 {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("%s: %d more instance%s not reloaded", n, rest, map[bool]string{true: "s"}[rest > 1]))
+						mu.Unlock()
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 func (p *Proc) snapshotName() string {
@@ -303,8 +405,10 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 	switch req.Action {
 	case api.ActionStop:
 		o = opStop
-	case api.ActionRestart, api.ActionReload:
+	case api.ActionRestart:
 		o = opRestart
+	case api.ActionReload:
+		o = opReload
 	case api.ActionDelete:
 		o = opDelete
 	case api.ActionReset:
@@ -326,24 +430,53 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 	default:
 		return nil, api.BadInputf("unknown action %q", req.Action)
 	}
-	errs := make([]error, len(procs))
-	var wg sync.WaitGroup
-	for i, p := range procs {
-		c := command{op: o}
-		if req.UpdateEnv && o == opRestart {
-			p.mu.Lock()
-			a := p.app
-			p.mu.Unlock()
-			a.Env = mergeEnv(req.Env, a)
-			c.app = &a
+	if o == opReload {
+		var jobs []reloadJob
+		for _, p := range procs {
+			c := command{op: opReload}
+			if req.UpdateEnv {
+				p.mu.Lock()
+				a := p.app
+				p.mu.Unlock()
+				a.Env = mergeEnv(req.Env, a)
+				c.app = &a
+			}
+			jobs = append(jobs, reloadJob{p, c})
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = p.do(c)
-		}()
+		errs := reloadAll(jobs, req.Parallel)
+		return s.processes(procs), errors.Join(errs...)
 	}
-	wg.Wait()
+	// Stop and delete go in reverse dependency order: dependents first, each
+	// layer at once. Other actions run on every process at once.
+	groups := [][]*Proc{procs}
+	if o == opStop || o == opDelete {
+		groups = layers(procs)
+	}
+	var errs []error
+	var emu sync.Mutex
+	for _, group := range groups {
+		var wg sync.WaitGroup
+		for _, p := range group {
+			c := command{op: o}
+			if req.UpdateEnv && o == opRestart {
+				p.mu.Lock()
+				a := p.app
+				p.mu.Unlock()
+				a.Env = mergeEnv(req.Env, a)
+				c.app = &a
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := p.do(c); err != nil {
+					emu.Lock()
+					errs = append(errs, err)
+					emu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
 	var kept []*Proc
 	if o != opDelete {
 		kept = procs
@@ -432,6 +565,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		Args: a.Args, Env: a.Env, MaxMemoryRestart: a.MaxMemoryRestart, InstanceIndex: p.instance,
 		Username: username, ExitSignal: p.exitSig, RestartReason: p.reason, ConfigFile: a.ConfigFile,
 		MemoryMode: MemoryMode, Watching: p.watching.Load(),
+		Health: p.health, HealthCheck: p.healthMsg, WaitingFor: p.waitingFor, LastReload: p.lastReload,
 		KillSignal: a.KillSignal, KillTimeout: a.KillTimeout.Milliseconds(), MinUptime: a.MinUptime.Milliseconds(),
 		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
 		Options: a.PM2,
@@ -454,7 +588,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 	if !p.cronNext.IsZero() {
 		e.CronNext = p.cronNext.UnixMilli()
 	}
-	return api.Process{PID: p.pid, Name: a.Name, PMID: p.id, Monit: api.Monit{Memory: u.Memory, CPU: round1(u.CPUPercent)}, PM2Env: e}
+	return api.Process{PID: p.pid, Name: a.Name, PMID: p.id, Monit: api.Monit{Memory: u.Memory, CPU: round1(u.CPUPercent), CPUSeconds: float64(u.CPUTicks) / procstat.ClockTicks}, PM2Env: e}
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
@@ -469,9 +603,16 @@ func (s *Supervisor) Env(id int) (map[string]string, error) {
 	}
 	p.mu.Lock()
 	app := p.app
+	kvs := p.runEnv
+	if p.pid == 0 {
+		kvs = nil
+	}
 	p.mu.Unlock()
+	if kvs == nil {
+		kvs = p.environ(app) // what the next start gets
+	}
 	env := map[string]string{}
-	for _, kv := range p.environ(app) {
+	for _, kv := range kvs {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
@@ -481,21 +622,24 @@ func (s *Supervisor) Env(id int) (map[string]string, error) {
 // Shutdown stops every process (in parallel) and waits for their loops.
 func (s *Supervisor) Shutdown(ctx context.Context) {
 	s.Close()
-	var wg sync.WaitGroup
-	for _, p := range s.sorted() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.do(command{op: opDelete})
-		}()
+	for _, group := range layers(s.sorted()) {
+		var wg sync.WaitGroup
+		for _, p := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.do(command{op: opDelete})
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.socks.closeAll()
 }
 
 // Scale sets the number of instances of the app called name. count is "N",
@@ -570,4 +714,39 @@ func (s *Supervisor) Scale(ctx context.Context, name, count string) ([]api.Proce
 		}
 	}
 	return s.processes(out), nil
+}
+
+// startByName starts the stopped processes of an app (a dependency that a
+// waiting app needs).
+func (s *Supervisor) startByName(name string) {
+	for _, p := range s.sorted() {
+		p.mu.Lock()
+		match := p.app.Name == name && p.status == Stopped
+		p.mu.Unlock()
+		if match {
+			p.do(command{op: opStart})
+		}
+	}
+}
+
+// forget removes a deleted process from the table. When it was the last
+// instance of its app, the app's listening sockets are closed.
+func (s *Supervisor) forget(id int) {
+	s.mu.Lock()
+	p := s.procs[id]
+	delete(s.procs, id)
+	last := p != nil
+	if p != nil {
+		name := p.snapshotName()
+		for _, q := range s.procs {
+			if q.snapshotName() == name {
+				last = false
+				break
+			}
+		}
+		if last {
+			s.socks.release(name)
+		}
+	}
+	s.mu.Unlock()
 }

@@ -1,0 +1,4 @@
+// Example workload for tend's agentic-sdlc example: the validation agent (a stand-in
+// for a compiled agent). The code is shared: see packages/agents/shared/agent.js.
+'use strict';
+require('../../shared/agent.js').start({ name: 'validation-agent', stage: 'validation', defaultPort: 3102 });

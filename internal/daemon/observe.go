@@ -1,0 +1,247 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/logs"
+	"github.com/tend-dev/tend/internal/metrics"
+)
+
+// SettingsFile is the daemon's settings file in TEND_HOME.
+const SettingsFile = "tend.json"
+
+// DefaultLogRetain is how many rotated files are kept when rotation is on
+// and no log_retain is set (pm2-logrotate's default).
+const DefaultLogRetain = 30
+
+// Settings are the daemon-wide settings of $TEND_HOME/tend.json. Every key
+// is optional:
+//
+//	{
+//	  "metrics_addr": "127.0.0.1:9209",
+//	  "log_max_size": "10M", "log_retain": 30, "log_compress": true,
+//	  "log_rotate_interval": "0 0 * * *"
+//	}
+//
+// The log_* keys are the defaults of every app (an app's own options win).
+type Settings struct {
+	MetricsAddr       string `json:"metrics_addr,omitempty"`
+	LogMaxSize        any    `json:"log_max_size,omitempty"` // "10M" or a number of bytes
+	LogRetain         *int   `json:"log_retain,omitempty"`
+	LogCompress       bool   `json:"log_compress,omitempty"`
+	LogRotateInterval string `json:"log_rotate_interval,omitempty"`
+}
+
+// LoadSettings reads $home/tend.json; a missing file gives zero Settings.
+func LoadSettings(home string) (Settings, error) {
+	var s Settings
+	path := filepath.Join(home, SettingsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("%s: %v", path, err)
+	}
+	if _, err := s.Rotation(); err != nil {
+		return Settings{}, fmt.Errorf("%s: %v", path, err)
+	}
+	return s, nil
+}
+
+// Rotation is the global log rotation the settings describe.
+func (s Settings) Rotation() (logs.Rotation, error) {
+	r := logs.Rotation{Retain: DefaultLogRetain, Compress: s.LogCompress, Interval: strings.TrimSpace(s.LogRotateInterval)}
+	switch v := s.LogMaxSize.(type) {
+	case nil:
+	case float64:
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return r, fmt.Errorf("log_max_size %v is not a size", v)
+		}
+		r.MaxSize = int64(v)
+	case string:
+		n, err := config.ParseBytes(v)
+		if err != nil {
+			return r, fmt.Errorf("log_max_size: %v", err)
+		}
+		r.MaxSize = n
+	default:
+		return r, fmt.Errorf("log_max_size must be a number of bytes or a string such as \"10M\"")
+	}
+	if s.LogRetain != nil {
+		if *s.LogRetain < 0 {
+			return r, fmt.Errorf("log_retain must be 0 (keep all) or more")
+		}
+		r.Retain = *s.LogRetain
+	}
+	if _, err := logs.ParseInterval(r.Interval); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// observer holds the daemon's observability pieces: settings, global log
+// rotation and the metrics server.
+type observer struct {
+	settings Settings
+	rotation logs.Rotation
+	metrics  *http.Server
+	addr     string // where metrics are served, once listening
+}
+
+// metricsAddr picks the metrics address: the --metrics-addr flag, else
+// TEND_METRICS_ADDR, else metrics_addr in tend.json. "" or "off" is off.
+func metricsAddr(flag string, s Settings) string {
+	addr := flag
+	if addr == "" {
+		addr = os.Getenv("TEND_METRICS_ADDR")
+	}
+	if addr == "" {
+		addr = s.MetricsAddr
+	}
+	if addr == "off" {
+		return ""
+	}
+	return addr
+}
+
+// checkLoopback refuses a metrics address that is not on a loopback
+// interface: the metrics name every app and are served without
+// authentication.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("metrics address %q: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("metrics address %q: only a loopback address (127.0.0.1, [::1], localhost) is allowed", addr)
+	}
+	return nil
+}
+
+// startObserving loads the settings, applies the global log rotation and
+// starts the metrics server if one is configured. Problems are logged; they
+// never stop the daemon.
+func (d *Daemon) startObserving() {
+	o := &d.obs
+	files := d.sup.Files()
+	files.Logf = d.log.Printf
+	s, err := LoadSettings(d.opts.Home)
+	if err != nil {
+		d.log.Printf("settings ignored: %v", err)
+	}
+	o.settings = s
+	o.rotation, _ = s.Rotation()
+	if o.rotation.Enabled() {
+		files.SetDefaultRotation(o.rotation)
+		d.log.Printf("log rotation for every app: %s", describeRotation(o.rotation))
+	}
+	addr := metricsAddr(d.opts.MetricsAddr, s)
+	if addr == "" {
+		return
+	}
+	if err := checkLoopback(addr); err != nil {
+		d.log.Printf("metrics not served: %v", err)
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		d.log.Printf("metrics not served: %v", err)
+		return
+	}
+	mux := http.NewServeMux()
+	h := metrics.Handler(metrics.Options{List: d.sup.List, Started: d.started, Version: Version})
+	mux.Handle("GET /metrics", h)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "tend daemon metrics: /metrics")
+	})
+	o.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	o.addr = ln.Addr().String()
+	go o.metrics.Serve(ln)
+	d.log.Printf("serving Prometheus metrics on http://%s/metrics", o.addr)
+}
+
+func (d *Daemon) stopObserving(ctx context.Context) {
+	if d.obs.metrics != nil {
+		d.obs.metrics.Shutdown(ctx)
+	}
+	d.sup.Files().WaitIdle()
+}
+
+func describeRotation(r logs.Rotation) string {
+	var parts []string
+	if r.MaxSize > 0 {
+		parts = append(parts, fmt.Sprintf("max size %d bytes", r.MaxSize))
+	}
+	if r.Interval != "" {
+		parts = append(parts, "interval "+r.Interval)
+	}
+	parts = append(parts, fmt.Sprintf("retain %d", r.Retain))
+	if r.Compress {
+		parts = append(parts, "gzip")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AppRotation is the rotation of an app's log files: its own log_* options
+// over the global ones.
+func AppRotation(app config.App, global logs.Rotation) (logs.Rotation, error) {
+	r := global
+	if app.LogMaxSize > 0 {
+		r.MaxSize = app.LogMaxSize
+	}
+	if app.LogRotateInterval != "" {
+		r.Interval = app.LogRotateInterval
+	}
+	if app.LogRetain != nil {
+		r.Retain = *app.LogRetain
+	}
+	if app.LogCompress != nil {
+		r.Compress = *app.LogCompress
+	}
+	if _, err := logs.ParseInterval(r.Interval); err != nil {
+		return r, api.BadInputf("app %s: %v", app.Name, err)
+	}
+	return r, nil
+}
+
+// applyRotation registers the rotation of each app's log files before the
+// supervisor opens them.
+func (d *Daemon) applyRotation(apps []config.App) error {
+	rots := make([]logs.Rotation, len(apps))
+	for i, app := range apps {
+		r, err := AppRotation(app, d.obs.rotation)
+		if err != nil {
+			return err
+		}
+		rots[i] = r
+	}
+	files := d.sup.Files()
+	for i, app := range apps {
+		for _, p := range []string{app.OutFile, app.ErrorFile, app.LogFile} {
+			files.SetRotation(p, rots[i])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+// Package metrics exposes tend's apps and daemon as Prometheus metrics. It
+// reads only the API's process list (api.Process), so it sees what
+// `tend jlist` sees.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/procstat"
+)
+
+// Statuses exported by tend_process_status, one series each (a state set).
+var Statuses = []string{
+	api.StatusOnline, api.StatusLaunching, api.StatusStopping, api.StatusStopped,
+	api.StatusErrored, api.StatusWaitingRestart,
+}
+
+// Options configure a Handler.
+type Options struct {
+	// List returns every process (the supervisor's List).
+	List func() []api.Process
+	// Started is when the daemon started.
+	Started time.Time
+	// Version is tend's version.
+	Version string
+}
+
+var labels = []string{"name", "pm_id", "namespace"}
+
+func desc(name, help string, extra ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, append(append([]string{}, labels...), extra...), nil)
+}
+
+var (
+	dStatus   = desc("tend_process_status", "1 for the app's current status, 0 for the others (PM2's statuses).", "status")
+	dRestarts = desc("tend_process_restarts_total", "Restarts of the app since it was started or reset (PM2's restart_time).")
+	dUnstable = desc("tend_process_unstable_restarts_total", "Restarts after a run shorter than min_uptime.")
+	dCPU      = desc("tend_process_cpu_seconds_total", "CPU time (user and system) used by the app's live process tree.")
+	dCPUPct   = desc("tend_process_cpu_percent", "CPU use of the app's process tree over the last sample, in percent of one core (as tend ls shows it).")
+	dMem      = desc("tend_process_resident_memory_bytes", "Resident memory of the app's whole process tree.")
+	dUptime   = desc("tend_process_uptime_seconds", "Seconds since the app last started; 0 when it is not online.")
+	dStart    = desc("tend_process_start_time_seconds", "Unix time of the app's last start.")
+	dExit     = desc("tend_process_last_exit_code", "Exit code of the app's last exit (128+n after signal n); absent before the first exit.")
+	dPID      = desc("tend_process_pid", "PID of the app's main process; 0 when it is not running.")
+	dUp       = prometheus.NewDesc("tend_daemon_uptime_seconds", "Seconds since the tend daemon started.", nil, nil)
+	dInfo     = prometheus.NewDesc("tend_daemon_info", "tend daemon build information (always 1).", []string{"version"}, nil)
+	dApps     = prometheus.NewDesc("tend_daemon_processes", "Processes the daemon supervises.", nil, nil)
+)
+
+type collector struct {
+	opts Options
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dStatus, dRestarts, dUnstable, dCPU, dCPUPct, dMem, dUptime, dStart, dExit, dPID, dUp, dInfo, dApps} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	ch <- prometheus.MustNewConstMetric(dUp, prometheus.GaugeValue, now.Sub(c.opts.Started).Seconds())
+	ch <- prometheus.MustNewConstMetric(dInfo, prometheus.GaugeValue, 1, c.opts.Version)
+	ps := c.opts.List()
+	ch <- prometheus.MustNewConstMetric(dApps, prometheus.GaugeValue, float64(len(ps)))
+	cpuSeconds := cpuSecondsOf(ps)
+	for _, p := range ps {
+		e := p.PM2Env
+		lv := []string{p.Name, strconv.Itoa(p.PMID), e.Namespace}
+		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv, extra...)...)
+		}
+		counter := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+		}
+		for _, s := range Statuses {
+			v := 0.0
+			if e.Status == s {
+				v = 1
+			}
+			gauge(dStatus, v, s)
+		}
+		counter(dRestarts, float64(e.RestartTime))
+		counter(dUnstable, float64(e.UnstableRestarts))
+		counter(dCPU, cpuSeconds[p.PMID])
+		gauge(dCPUPct, p.Monit.CPU)
+		gauge(dMem, float64(p.Monit.Memory))
+		up := 0.0
+		if e.Status == api.StatusOnline && e.PMUptime > 0 {
+			up = now.Sub(time.UnixMilli(e.PMUptime)).Seconds()
+		}
+		gauge(dUptime, up)
+		if e.PMUptime > 0 {
+			gauge(dStart, float64(e.PMUptime)/1000)
+		}
+		if e.ExitCode != nil {
+			gauge(dExit, float64(*e.ExitCode))
+		}
+		gauge(dPID, float64(p.PID))
+	}
+}
+
+// cpuSecondsOf returns the CPU seconds of each process by pm_id: from
+// Monit.CPUSeconds when the daemon fills it, else from one walk of /proc.
+func cpuSecondsOf(ps []api.Process) map[int]float64 {
+	out := make(map[int]float64, len(ps))
+	missing := false
+	for _, p := range ps {
+		out[p.PMID] = p.Monit.CPUSeconds
+		if p.PID > 0 && p.Monit.CPUSeconds == 0 {
+			missing = true
+		}
+	}
+	if !missing {
+		return out
+	}
+	snap := procstat.Take()
+	for _, p := range ps {
+		if p.PID > 0 && p.Monit.CPUSeconds == 0 {
+			if ticks, _, ok := snap.Tree(p.PID); ok {
+				out[p.PMID] = float64(ticks) / procstat.ClockTicks
+			}
+		}
+	}
+	return out
+}
+
+// Handler returns the /metrics handler: the apps, the daemon's uptime, and
+// the client library's Go runtime (go_goroutines, go_memstats_...) and
+// process (process_resident_memory_bytes, process_cpu_seconds_total, ...)
+// collectors for the daemon itself.
+func Handler(opts Options) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		&collector{opts: opts},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil})
+}

@@ -1,0 +1,168 @@
+// tend's preload for Node apps whose listening sockets tend opens (the
+// `listen` option, or PM2's `port` in cluster mode). See docs/reload.md.
+//
+// tend passes the sockets with systemd's socket-activation protocol
+// (LISTEN_FDS, LISTEN_PID; TEND_LISTEN_ADDRS names their addresses in fd
+// order). This module makes server.listen(port) — http, https, express, net —
+// use the passed socket of that port instead of binding a new one, so every
+// instance, old and new, accepts on the same socket and a reload never closes
+// it. It also tells tend when a server listens, and, when the app does not
+// handle the stop signal itself, stops accepting and lets requests in flight
+// finish before the process exits.
+'use strict';
+(() => {
+  const env = process.env;
+  const count = Number(env.LISTEN_FDS);
+  if (!(count > 0) || Number(env.LISTEN_PID) !== process.pid) return;
+  const addrs = String(env.TEND_LISTEN_ADDRS || '').split(' ');
+  // Like sd_listen_fds(1): child processes must not take these sockets.
+  for (const k of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'TEND_LISTEN_ADDRS']) delete env[k];
+
+  const socks = [];
+  for (let i = 0; i < count; i++) {
+    const a = addrs[i] || '';
+    if (a.startsWith('unix:')) {
+      socks.push({ fd: 3 + i, addr: a, path: a.slice(5) });
+      continue;
+    }
+    const j = a.lastIndexOf(':');
+    if (j < 0) continue;
+    socks.push({ fd: 3 + i, addr: a, host: a.slice(0, j).replace(/^\[|\]$/g, ''), port: Number(a.slice(j + 1)) });
+  }
+  if (socks.length === 0) return;
+
+  const net = require('net');
+  const wildcard = (h) => h === '' || h === '::' || h === '0.0.0.0';
+  const sameHost = (want, have) =>
+    want === have || (wildcard(want) && wildcard(have)) || (want === 'localhost' && (have === '127.0.0.1' || have === '::1'));
+
+  // parse reads server.listen's arguments as Node does (the forms that name
+  // a port or a path); null for a handle or an fd.
+  function parse(args) {
+    const a0 = args[0];
+    if (a0 !== null && typeof a0 === 'object') {
+      if (a0._handle || a0.handle || a0.fd !== undefined) return null;
+      const o = { host: a0.host, path: a0.path, backlog: a0.backlog };
+      if (a0.port !== undefined && a0.port !== null && a0.port !== '') o.port = Number(a0.port);
+      return o;
+    }
+    if (typeof a0 === 'number' || (typeof a0 === 'string' && /^[0-9]+$/.test(a0))) {
+      const o = { port: Number(a0) };
+      if (typeof args[1] === 'string') o.host = args[1];
+      return o;
+    }
+    if (typeof a0 === 'string') return { path: a0 };
+    return null;
+  }
+
+  function find(o) {
+    for (const s of socks) {
+      if (s.used) continue;
+      if (s.path !== undefined) {
+        if (o.path === s.path) return s;
+        continue;
+      }
+      if (!o.port || o.port !== s.port) continue;
+      if (!o.host || sameHost(o.host, s.host)) return s;
+      process.emitWarning(
+        `server.listen(${o.port}, '${o.host}') binds its own socket: tend opened port ${o.port} on ${s.addr}; ` +
+          `set listen: ['${o.host.includes(':') ? '[' + o.host + ']' : o.host}:${o.port}'] in the app's options to share it`,
+        'TendWarning',
+      );
+    }
+    return undefined;
+  }
+
+  const servers = new Set();
+  const listen = net.Server.prototype.listen;
+  net.Server.prototype.listen = function (...args) {
+    const o = parse(args);
+    const s = o && find(o);
+    if (!s) return listen.apply(this, args);
+    s.used = true; // server.close() closes the fd in this process
+    const cb = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : undefined;
+    servers.add(this);
+    this.once('close', () => servers.delete(this));
+    trackConnections(this);
+    this.once('listening', () => {
+      if (typeof process.send === 'function') {
+        try {
+          process.send({ tend: 'listening', addr: s.addr });
+        } catch (e) {
+          // no channel: tend sees the socket polled instead
+        }
+      }
+    });
+    watchStop();
+    const opts = { fd: s.fd };
+    if (o.backlog !== undefined) opts.backlog = o.backlog;
+    return cb ? listen.call(this, opts, cb) : listen.call(this, opts);
+  };
+
+  // Connections of HTTP servers: "new" (no request yet), "busy" (a request
+  // in flight) or "idle" (between keep-alive requests). Node's own
+  // server.close() also destroys "new" connections, whose request may be
+  // waiting unread in the socket: the client would see the connection
+  // closed without an answer. The drain below closes only "idle" ones.
+  const conns = new Map(); // socket -> state
+  function trackConnections(srv) {
+    srv.on('connection', (sock) => {
+      conns.set(sock, 'new');
+      sock.once('close', () => conns.delete(sock));
+    });
+    srv.on('request', (req, res) => {
+      const sock = req.socket;
+      conns.set(sock, 'busy');
+      res.once('finish', () => {
+        if (conns.has(sock)) conns.set(sock, 'idle');
+      });
+    });
+  }
+  function closeIdle() {
+    for (const [sock, state] of conns) if (state === 'idle') sock.destroy();
+  }
+
+  // On the stop signal, unless the app listens for it itself: stop accepting
+  // (the socket stays open in tend and the other instances), let requests in
+  // flight finish with "Connection: close", then die of the signal as Node
+  // would have at once.
+  let watching = false;
+  function watchStop() {
+    if (watching) return;
+    watching = true;
+    for (const sig of ['SIGINT', 'SIGTERM']) {
+      const onSig = () => {
+        if (process.listenerCount(sig) > 1) return; // the app handles it
+        drain(sig, onSig);
+      };
+      process.on(sig, onSig);
+    }
+  }
+  let draining = false;
+  function drain(sig, onSig) {
+    const die = () => {
+      process.removeListener(sig, onSig);
+      process.kill(process.pid, sig);
+    };
+    // tend signals the process group and each process of the tree, so the
+    // signal may come twice: the drain has begun, tend's kill_timeout ends it.
+    if (draining) return;
+    draining = true;
+    const list = [...servers];
+    let left = list.length;
+    if (left === 0) return die();
+    for (const srv of list) {
+      srv.prependListener('request', (req, res) => {
+        res.shouldKeepAlive = false;
+      });
+      // net's close, not http's: it stops accepting and waits for the
+      // connections without destroying the ones not yet read.
+      net.Server.prototype.close.call(srv, () => {
+        if (--left === 0) die();
+      });
+    }
+    closeIdle();
+    const t = setInterval(closeIdle, 50);
+    t.unref();
+  }
+})();

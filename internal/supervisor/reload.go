@@ -1,0 +1,298 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/procstat"
+)
+
+// Zero-downtime reload (docs/reload.md). The process loop starts the new
+// run next to the one that serves (cur), waits until the new one is ready,
+// makes it cur, and stops the old one with its normal stop sequence. If the
+// new run exits or is not ready within reload_timeout, it is stopped and
+// the old one keeps serving.
+//
+// When is a new run ready? The first of these the app uses says so:
+//  1. with wait_ready, only the app's own signal: process.send('ready') on
+//     the IPC channel, or READY=1 on NOTIFY_SOCKET;
+//  2. READY=1 (or process.send('ready')) from any app that sends it;
+//  3. the readiness probe, when the app has one;
+//  4. tend's Node preload saying a server listens on a passed socket;
+//  5. the app listens on the same addresses as the old instance
+//     (SO_REUSEPORT), or waits for connections on a passed socket (epoll);
+//  6. otherwise: it still runs after listen_timeout (PM2's, 3 s). Not for
+//     5's SO_REUSEPORT case: a socket that takes connections nobody accepts
+//     would lose them when it closes, so tend waits for the port.
+
+// reloadPlan is how a reload replaces an instance.
+type reloadPlan struct {
+	mode    string           // for the output: how old and new overlap
+	ports   []netip.AddrPort // SO_REUSEPORT: the new run must listen on these
+	restart string           // non-empty: the two cannot overlap; why
+}
+
+// planReload looks at what the serving run listens on.
+func planReload(cur *run, app config.App) reloadPlan {
+	if len(app.Listen) > 0 {
+		return reloadPlan{mode: "zero-downtime: shared sockets " + strings.Join(app.Listen, ", ")}
+	}
+	ls := listeningOf(memberPids(treeOf(procstat.Take(), cur.pgid, cur.pid)), cur.inodes)
+	if len(ls) == 0 {
+		return reloadPlan{mode: "zero-downtime: new instance first (it listens on no TCP port)"}
+	}
+	var ports []netip.AddrPort
+	var blocked []string
+	for ap := range ls {
+		ports = append(ports, ap)
+		if !canBindAlongside(ap) {
+			blocked = append(blocked, ap.String())
+		}
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].String() < ports[j].String() })
+	sort.Strings(blocked)
+	if len(blocked) > 0 {
+		return reloadPlan{restart: fmt.Sprintf("it listens on %s without SO_REUSEPORT, so a new instance could not bind next to it; "+
+			"declare the address in listen (e.g. listen: ['%s']) for a zero-downtime reload", strings.Join(blocked, ", "), blocked[0])}
+	}
+	s := make([]string, len(ports))
+	for i, ap := range ports {
+		s[i] = ap.String()
+	}
+	return reloadPlan{mode: "zero-downtime: SO_REUSEPORT on " + strings.Join(s, ", "), ports: ports}
+}
+
+func memberPids(ms []member) []int {
+	out := make([]int, len(ms))
+	for i, m := range ms {
+		out[i] = m.pid
+	}
+	return out
+}
+
+// reloading is a reload in progress.
+type reloading struct {
+	next     *run
+	prevApp  config.App // restored when the reload fails
+	mode     string
+	ports    []netip.AddrPort
+	waiters  []chan error
+	signals  bool // wait_ready: only the app's own signal counts
+	probe    bool // a readiness probe decides
+	readyOK  int
+	timeout  time.Duration
+	fallback time.Duration // listen_timeout, 0 when it does not apply
+	abortT   *time.Timer
+	fallT    *time.Timer
+	pollT    *time.Ticker
+}
+
+func newReloading(next *run, prev config.App, plan reloadPlan, app config.App) *reloading {
+	rl := &reloading{next: next, prevApp: prev, mode: plan.mode, ports: plan.ports, timeout: app.ReloadTimeout}
+	if rl.timeout <= 0 {
+		rl.timeout = config.DefaultReloadTimeout
+	}
+	rl.abortT = time.NewTimer(rl.timeout)
+	switch {
+	case app.WaitReady:
+		rl.signals = true
+	case app.Readiness != nil:
+		rl.probe = true
+	case len(plan.ports) > 0:
+		rl.pollT = time.NewTicker(20 * time.Millisecond)
+	default:
+		if len(next.inodes) > 0 {
+			rl.pollT = time.NewTicker(20 * time.Millisecond)
+		}
+		rl.fallback = app.ListenTimeout
+		if rl.fallback <= 0 {
+			rl.fallback = config.DefaultListenTimeout
+		}
+		rl.fallT = time.NewTimer(rl.fallback)
+	}
+	return rl
+}
+
+// channels returns the timers the loop selects on (nil when unused).
+func (rl *reloading) channels() (abort, fallback, poll <-chan time.Time) {
+	abort = rl.abortT.C
+	if rl.fallT != nil {
+		fallback = rl.fallT.C
+	}
+	if rl.pollT != nil {
+		poll = rl.pollT.C
+	}
+	return
+}
+
+func (rl *reloading) stop() {
+	rl.abortT.Stop()
+	if rl.fallT != nil {
+		rl.fallT.Stop()
+	}
+	if rl.pollT != nil {
+		rl.pollT.Stop()
+	}
+}
+
+// accepts reports whether a signal from the new run makes it ready.
+func (rl *reloading) accepts(k signalKind) bool {
+	return k == sigReady || (k == sigListening && !rl.signals && !rl.probe)
+}
+
+// probeResult counts a readiness result of the new run and reports whether
+// it is ready.
+func (rl *reloading) probeResult(ok bool, pr *config.Probe) bool {
+	if !rl.probe || pr == nil {
+		return false
+	}
+	if !ok {
+		rl.readyOK = 0
+		return false
+	}
+	rl.readyOK++
+	return rl.readyOK >= pr.SuccessThreshold
+}
+
+// poll looks in /proc whether the new run serves yet.
+func (rl *reloading) poll() (string, bool) {
+	r := rl.next
+	pids := memberPids(treeOf(procstat.Take(), r.pgid, r.pid))
+	if len(rl.ports) > 0 {
+		have := listeningOf(pids, r.inodes)
+		for _, ap := range rl.ports {
+			if !have[ap] {
+				return "", false
+			}
+		}
+		return "it listens on the same addresses", true
+	}
+	if pollsAny(pids, r.inodes) {
+		return "it accepts on the passed socket", true
+	}
+	return "", false
+}
+
+// waitingFor says what the reload waits for, for messages.
+func (rl *reloading) waitingFor() string {
+	switch {
+	case rl.signals:
+		return "it sends process.send('ready') or READY=1 to NOTIFY_SOCKET (wait_ready)"
+	case rl.probe:
+		return "its readiness probe passes"
+	case len(rl.ports) > 0:
+		s := make([]string, len(rl.ports))
+		for i, ap := range rl.ports {
+			s[i] = ap.String()
+		}
+		return "it listens on " + strings.Join(s, ", ")
+	case len(rl.next.inodes) > 0:
+		return fmt.Sprintf("it accepts on the passed sockets, says READY=1, or runs for listen_timeout %v", rl.fallback)
+	}
+	return fmt.Sprintf("it says READY=1 or runs for listen_timeout %v", rl.fallback)
+}
+
+// retireMsg comes back to the loop when a retired run is gone.
+type retireMsg struct {
+	r       *run
+	err     error // what the waiters hear
+	waiters []chan error
+}
+
+// retire stops a run that no longer serves, with the app's stop sequence
+// (kill_signal to its process tree, SIGKILL after kill_timeout), or with
+// SIGKILL at once when hard (a run that already exited leaves nothing worth
+// waiting for). It runs in its own goroutine; the loop keeps serving.
+func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loopExit <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	sig, err := ParseSignal(r.app.KillSignal)
+	if err != nil {
+		sig = syscall.SIGINT
+	}
+	kt := r.app.KillTimeout
+	if kt <= 0 {
+		kt = config.DefaultKillTimeout
+	}
+	if hard {
+		sig = syscall.SIGKILL
+	}
+	members := treeOf(procstat.Take(), r.pgid, r.pid)
+	signalTree(r.pgid, members, sig)
+	killT := time.NewTimer(kt)
+	defer killT.Stop()
+	killC := killT.C
+	done := r.done
+	var tick <-chan time.Time
+	for {
+		select {
+		case <-done:
+			done = nil
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+			tick = t.C
+		case <-tick:
+		case <-killC:
+			killC = nil
+			members = mergeMembers(members, treeOf(procstat.Take(), r.pgid, r.pid))
+			signalTree(r.pgid, members, syscall.SIGKILL)
+			p.sup.logf("app %s (id %d): pid %d did not stop within %v: sent SIGKILL to its process tree", r.app.Name, p.id, r.pid, kt)
+		}
+		if done == nil && !anyAlive(members) {
+			break
+		}
+	}
+	select {
+	case out <- m:
+	case <-loopExit:
+		r.release()
+		for _, w := range m.waiters {
+			w <- m.err
+		}
+	}
+}
+
+// startRunProbes starts the probes of a run, stopped by its release.
+func startRunProbes(r *run, out chan<- probeResult) {
+	if r.app.Readiness == nil && r.app.Liveness == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	startProbes(ctx, r, r.app, r.cmd.Env, out)
+}
+
+// noteReload records how the last reload went.
+func (p *Proc) noteReload(s string) {
+	p.mu.Lock()
+	p.lastReload = s
+	p.mu.Unlock()
+}
+
+func opName(o op, reason string) string {
+	switch o {
+	case opStop:
+		return "stop"
+	case opDelete:
+		return "delete"
+	case opRestart:
+		if reason != "" && reason != "manual" {
+			return "restart (" + reason + ")"
+		}
+		return "restart"
+	}
+	return "another command"
+}
+
+func exitText(e Exit) string {
+	if e.Signal != "" {
+		return "signal " + e.Signal
+	}
+	return fmt.Sprintf("code %d", e.Code)
+}
