@@ -18,6 +18,7 @@ import (
 	"github.com/tend-dev/tend/internal/client"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/daemon"
+	"github.com/tend-dev/tend/internal/display"
 	"github.com/tend-dev/tend/internal/preflight"
 )
 
@@ -144,7 +145,11 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 	}
 	for _, app := range l.apps {
 		n := app.Instances
-		fmt.Fprintf(a.stderr, "[tend] Starting %s in %s (%d instance%s)\n", app.ScriptPath, app.ExecMode, n, plural(n))
+		verb := "Starting"
+		if f.reload {
+			verb = "Reloading" // or starting, when it does not run
+		}
+		fmt.Fprintf(a.stderr, "[tend] %s %s in %s (%d instance%s)\n", verb, app.ScriptPath, app.ExecMode, n, plural(n))
 	}
 	ps, err := c.Start(ctx, api.StartRequest{Apps: l.apps, Reload: f.reload, Parallel: f.parallel})
 	if err != nil {
@@ -742,27 +747,7 @@ func (a *app) reloadLogsCmd() *cobra.Command {
 }
 
 // fmtDuration formats an uptime as PM2 does: 12s, 5m, 3h, 2D.
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dD", int(d.Hours()/24))
-}
+func fmtDuration(d time.Duration) string { return display.Uptime(d) }
 
 // fmtBytes formats memory as PM2 does: 41.2mb.
-func fmtBytes(b int64) string {
-	switch {
-	case b < 1024:
-		return fmt.Sprintf("%db", b)
-	case b < 1024*1024:
-		return fmt.Sprintf("%.1fkb", float64(b)/1024)
-	case b < 1024*1024*1024:
-		return fmt.Sprintf("%.1fmb", float64(b)/1024/1024)
-	}
-	return fmt.Sprintf("%.1fgb", float64(b)/1024/1024/1024)
-}
+func fmtBytes(b int64) string { return display.Bytes(b) }

@@ -7,7 +7,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
+	"github.com/tend-dev/tend/internal/display"
+	"github.com/tend-dev/tend/internal/logs"
 )
 
 // Options configure Run.
@@ -439,7 +440,7 @@ func (m *model) follow() tea.Cmd {
 				if path == "" || path == "/dev/null" || (i == 1 && path == paths[0]) {
 					continue
 				}
-				for _, l := range tail(path, tailOnShow) {
+				for _, l := range logs.Tail(path, tailOnShow) {
 					lines = append(lines, logLine{err: i == 1, text: l})
 				}
 			}
@@ -724,46 +725,4 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// fmtBytes formats memory as PM2 does: 41.2mb.
-func fmtBytes(b int64) string {
-	switch {
-	case b < 1024:
-		return fmt.Sprintf("%db", b)
-	case b < 1024*1024:
-		return fmt.Sprintf("%.1fkb", float64(b)/1024)
-	case b < 1024*1024*1024:
-		return fmt.Sprintf("%.1fmb", float64(b)/1024/1024)
-	}
-	return fmt.Sprintf("%.1fgb", float64(b)/1024/1024/1024)
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	const max = 256 << 10
-	off := st.Size() - max
-	if off < 0 {
-		off = 0
-	}
-	buf := make([]byte, st.Size()-off)
-	k, _ := f.ReadAt(buf, off)
-	lines := strings.Split(strings.TrimSuffix(string(buf[:k]), "\n"), "\n")
-	if off > 0 && len(lines) > 0 {
-		lines = lines[1:] // the first one is cut
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	if len(lines) == 1 && lines[0] == "" {
-		return nil
-	}
-	return lines
-}
+func fmtBytes(b int64) string { return display.Bytes(b) }
