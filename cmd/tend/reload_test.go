@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,7 +30,8 @@ import (
 //   - It serves on the socket tend passes (LISTEN_FDS, LISTEN_PID), else it
 //     binds ADDR itself, with SO_REUSEPORT when $REUSEPORT is set.
 //   - Once it serves it sends READY=1 to $NOTIFY_SOCKET, unless a file named
-//     "broken" exists in its cwd (then it serves but never says ready).
+//     "broken" exists in its cwd (then it serves but never says ready), or
+//     $NO_NOTIFY is set.
 //   - With a file named "crash" in its cwd it exits with status 1 at once.
 func httpApp() {
 	if _, err := os.Stat("crash"); err == nil {
@@ -69,24 +69,10 @@ func httpApp() {
 		}
 		io.WriteString(w, pid)
 	})}
-	if os.Getenv("DEBUG_CONN") != "" {
-		srv.ConnState = func(c net.Conn, st http.ConnState) {
-			fmt.Fprintln(os.Stderr, time.Now().Format("15:04:05.000000"), pid, c.RemoteAddr(), st)
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-		<-sigs
-		fmt.Fprintln(os.Stderr, time.Now().Format("15:04:05.000000"), pid, "signal")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		fmt.Fprintln(os.Stderr, time.Now().Format("15:04:05.000000"), pid, "shut down")
-		close(done)
-	}()
-	if _, err := os.Stat("broken"); err != nil {
+	d := newDrainer(srv)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	if _, err := os.Stat("broken"); err != nil && os.Getenv("NO_NOTIFY") == "" {
 		if ns := os.Getenv("NOTIFY_SOCKET"); ns != "" {
 			if c, err := net.Dial("unixgram", ns); err == nil {
 				c.Write([]byte("STATUS=serving\nREADY=1"))
@@ -95,11 +81,90 @@ func httpApp() {
 		}
 	}
 	fmt.Println("serving", pid)
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case <-sigs:
+	case err := <-served:
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	<-done
+	d.drain(l, served)
+}
+
+// drainer stops an http.Server without dropping a request, as
+// docs/reload.md shows. Server.Shutdown is not enough: it drops a request
+// that arrives on a connection it accepted but had not read from yet, and
+// it closes keep-alive connections on which a request may be on its way.
+type drainer struct {
+	mu       sync.Mutex
+	conns    map[net.Conn]*connState
+	draining bool
+	done     chan struct{}
+}
+
+type connState struct {
+	st    http.ConnState
+	since time.Time
+}
+
+func newDrainer(srv *http.Server) *drainer {
+	d := &drainer{conns: map[net.Conn]*connState{}, done: make(chan struct{})}
+	h := srv.Handler
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		if d.draining {
+			w.Header().Set("Connection", "close")
+		}
+		d.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if st == http.StateClosed || st == http.StateHijacked {
+			delete(d.conns, c)
+			if d.draining && len(d.conns) == 0 {
+				close(d.done)
+			}
+			return
+		}
+		d.conns[c] = &connState{st, time.Now()}
+	}
+	return d
+}
+
+// drain stops accepting (tend keeps the socket open for the other
+// instances), answers the next request of each connection with
+// "Connection: close", and closes connections silent for 100 ms.
+func (d *drainer) drain(ln net.Listener, served <-chan error) {
+	ln.Close()
+	<-served // Serve has returned: every accepted connection is tracked
+	d.mu.Lock()
+	d.draining = true
+	for _, s := range d.conns {
+		s.since = time.Now()
+	}
+	if len(d.conns) == 0 {
+		close(d.done)
+	}
+	d.mu.Unlock()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		for c, s := range d.conns {
+			if s.st != http.StateActive && time.Since(s.since) >= 100*time.Millisecond {
+				c.Close()
+			}
+		}
+		d.mu.Unlock()
+	}
 }
 
 // loader is a client loop started by load-start.
@@ -122,10 +187,15 @@ func loaderKey(ts *testscript.TestScript, name string) string {
 	return ts.Getenv("WORK") + "\x00" + name
 }
 
-// load-start <name> <url> [workers] [max duration]: send GET requests to url
-// from workers goroutines (default 2), each on a new connection, until
-// load-stop (or max duration, default 60 s), counting failures.
+// load-start [-keepalive] <name> <url> [workers] [max duration]: send GET
+// requests to url from workers goroutines (default 2), each on a new
+// connection (with -keepalive: reusing connections, as browsers and proxies
+// do), until load-stop (or max duration, default 60 s), counting failures.
 func cmdLoadStart(ts *testscript.TestScript, neg bool, args []string) {
+	keepAlive := len(args) > 0 && args[0] == "-keepalive"
+	if keepAlive {
+		args = args[1:]
+	}
 	if len(args) < 2 {
 		ts.Fatalf("usage: load-start name url [workers] [max duration]")
 	}
@@ -143,7 +213,7 @@ func cmdLoadStart(ts *testscript.TestScript, neg bool, args []string) {
 	loadersMu.Lock()
 	loaders[loaderKey(ts, args[0])] = l
 	loadersMu.Unlock()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: !keepAlive}}
 	deadline := time.After(maxDur)
 	end := make(chan struct{})
 	go func() {
@@ -157,7 +227,7 @@ func cmdLoadStart(ts *testscript.TestScript, neg bool, args []string) {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			t := time.NewTicker(time.Millisecond) // at most 1000 requests/s per worker
+			t := time.NewTicker(2 * time.Millisecond) // at most 500 requests/s per worker
 			defer t.Stop()
 			for {
 				select {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -83,7 +84,7 @@ func (a *app) root() *cobra.Command {
 	root.AddCommand(
 		a.startCmd(), a.actionCmd("stop", nil, api.ActionStop, "Stop processes (they stay in the list)"),
 		a.actionCmd("restart", nil, api.ActionRestart, "Restart processes"),
-		a.actionCmd("reload", nil, api.ActionReload, "Reload processes (restart; zero-downtime reload comes later)"),
+		a.actionCmd("reload", nil, api.ActionReload, "Replace processes without downtime: start the new instance, stop the old once the new one is ready"),
 		a.actionCmd("delete", []string{"del"}, api.ActionDelete, "Stop processes and remove them from the list"),
 		a.actionCmd("reset", nil, api.ActionReset, "Reset restart counters"),
 		a.actionCmd("flush", nil, api.ActionFlush, "Empty log files"),
@@ -214,4 +215,23 @@ func waitLockFree(ctx context.Context, home string) error {
 
 func contextNoTimeout() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
+}
+
+// waitGone waits until process pid has exited (or is a zombie), at most
+// until ctx ends or 5 s pass.
+func waitGone(ctx context.Context, pid int) {
+	if pid <= 0 {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }

@@ -631,12 +631,16 @@ func (a *app) killCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ping, _ := c.Ping(ctx)
 			if err := c.Kill(ctx); err != nil {
 				return err
 			}
 			if err := waitLockFree(ctx, a.home); err != nil {
 				return err
 			}
+			// The lock goes with the daemon's last step; wait for its process too,
+			// so that "killed" means gone.
+			waitGone(ctx, ping.PID)
 			fmt.Fprintln(a.stderr, "[tend] Every app stopped; daemon killed.")
 			return nil
 		},

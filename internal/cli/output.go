@@ -237,6 +237,7 @@ func (a *app) printDescribe(p api.Process) {
 		{"health", dash(e.Health)},
 		{"last failed check", dash(e.HealthCheck)},
 		{"waiting for", dash(strings.TrimPrefix(e.WaitingFor, "waiting for "))},
+		{"last reload", dash(e.LastReload)},
 		{"config file", dash(e.ConfigFile)},
 		{"cpu", fmt.Sprintf("%g%%", p.Monit.CPU)},
 		{"memory", fmtBytes(p.Monit.Memory)},

@@ -100,26 +100,36 @@
   };
 
   // Connections of HTTP servers: "new" (no request yet), "busy" (a request
-  // in flight) or "idle" (between keep-alive requests). Node's own
-  // server.close() also destroys "new" connections, whose request may be
-  // waiting unread in the socket: the client would see the connection
-  // closed without an answer. The drain below closes only "idle" ones.
-  const conns = new Map(); // socket -> state
+  // in flight) or "idle" (between keep-alive requests, since a time). Node's
+  // own server.close() destroys "new" and "idle" connections at once, but a
+  // request may already be on its way on them, unread: the client would see
+  // the connection closed without an answer. The drain below lets every
+  // connection carry its next request and answers it with "Connection:
+  // close"; it closes only connections that stay silent for idleGrace.
+  const idleGrace = 100;
+  const conns = new Map(); // socket -> {state, since, res}
+  let draining = false;
   function trackConnections(srv) {
     srv.on('connection', (sock) => {
-      conns.set(sock, 'new');
+      conns.set(sock, { state: 'new', since: Date.now() });
       sock.once('close', () => conns.delete(sock));
     });
-    srv.on('request', (req, res) => {
-      const sock = req.socket;
-      conns.set(sock, 'busy');
+    srv.prependListener('request', (req, res) => {
+      const c = conns.get(req.socket);
+      if (draining) res.shouldKeepAlive = false;
+      if (!c) return;
+      c.state = 'busy';
+      c.res = res;
       res.once('finish', () => {
-        if (conns.has(sock)) conns.set(sock, 'idle');
+        c.state = 'idle';
+        c.since = Date.now();
+        c.res = undefined;
       });
     });
   }
   function closeIdle() {
-    for (const [sock, state] of conns) if (state === 'idle') sock.destroy();
+    const now = Date.now();
+    for (const [sock, c] of conns) if (c.state !== 'busy' && now - c.since >= idleGrace) sock.destroy();
   }
 
   // On the stop signal, unless the app listens for it itself: stop accepting
@@ -138,7 +148,6 @@
       process.on(sig, onSig);
     }
   }
-  let draining = false;
   function drain(sig, onSig) {
     const die = () => {
       process.removeListener(sig, onSig);
@@ -151,18 +160,18 @@
     const list = [...servers];
     let left = list.length;
     if (left === 0) return die();
+    for (const c of conns.values()) {
+      if (c.state === 'busy' && c.res && !c.res.headersSent) c.res.shouldKeepAlive = false;
+      if (c.state !== 'busy') c.since = Date.now(); // from now on it may carry one more request
+    }
     for (const srv of list) {
-      srv.prependListener('request', (req, res) => {
-        res.shouldKeepAlive = false;
-      });
       // net's close, not http's: it stops accepting and waits for the
-      // connections without destroying the ones not yet read.
+      // connections without destroying any.
       net.Server.prototype.close.call(srv, () => {
         if (--left === 0) die();
       });
     }
-    closeIdle();
-    const t = setInterval(closeIdle, 50);
+    const t = setInterval(closeIdle, 20);
     t.unref();
   }
 })();

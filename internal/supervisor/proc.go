@@ -281,6 +281,9 @@ func (p *Proc) loop() {
 		waitReason string // the launch reason to use once they are
 		depC       <-chan struct{}
 		probes     = make(chan probeResult, 8)
+		wrT        *time.Timer // wait_ready at start: PM2 counts the app ready after listen_timeout
+		wrC        <-chan time.Time
+		wrRun      *run
 		readyOK    int
 		readyFail  int
 		liveFail   int
@@ -311,6 +314,9 @@ func (p *Proc) loop() {
 			p.waitingFor = ""
 			p.mu.Unlock()
 		}
+		// The watcher runs before the app does, so a change the app makes
+		// as it starts is seen.
+		rewatch()
 		r, err := p.launch(exits, sigs, reason)
 		if err != nil {
 			return err
@@ -322,13 +328,21 @@ func (p *Proc) loop() {
 			p.setHealth(false, HealthStarting, "")
 		case p.app.WaitReady:
 			p.setHealth(false, HealthStarting, "") // until process.send('ready') or READY=1
+			if wrT != nil {
+				wrT.Stop()
+			}
+			lt := p.app.ListenTimeout
+			if lt <= 0 {
+				lt = config.DefaultListenTimeout
+			}
+			wrT, wrRun = time.NewTimer(lt), r
+			wrC = wrT.C
 		case p.app.Liveness != nil:
 			p.setHealth(true, HealthStarting, "")
 		default:
 			p.setHealth(true, HealthNone, "")
 		}
 		startRunProbes(r, probes)
-		rewatch()
 		return nil
 	}
 	relaunch := func(reason string) error {
@@ -728,6 +742,17 @@ func (p *Proc) loop() {
 			}
 			if s.r == cur && st == nil && s.kind == sigReady && p.app.WaitReady && p.app.Readiness == nil {
 				p.setHealth(true, HealthHealthy, "")
+			}
+		case <-wrC:
+			wrT, wrC = nil, nil
+			if cur != nil && cur == wrRun && st == nil {
+				p.mu.Lock()
+				ready := p.ready
+				p.mu.Unlock()
+				if !ready {
+					p.sup.logf("app %s (id %d): no ready signal within listen_timeout (wait_ready): counted as ready, as PM2 does", p.app.Name, p.id)
+					p.setHealth(true, HealthHealthy, "")
+				}
 			}
 		case <-rlPollC:
 			if how, ok := rl.poll(); ok {

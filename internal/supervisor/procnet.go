@@ -189,7 +189,3 @@ func canBindAlongside(ap netip.AddrPort) bool {
 	}
 	return unix.Bind(fd, sa) == nil
 }
-
-// addrString writes an address as tend prints them: 127.0.0.1:8080,
-// [::]:8080.
-func addrString(ap netip.AddrPort) string { return ap.String() }

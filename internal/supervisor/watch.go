@@ -28,6 +28,7 @@ type watcher struct {
 	roots  []string
 	ignore []ignoreRule
 	own    map[string]bool // the app's own log and pid files
+	ownDir map[string]bool // folders tend creates for them
 	delay  time.Duration
 	key    string
 	done   chan struct{}
@@ -123,7 +124,7 @@ func newWatcher(p *Proc, a config.App) (*watcher, error) {
 		return nil, err
 	}
 	w := &watcher{p: p, name: a.Name, fw: fw, cwd: a.Cwd, ignore: parseIgnore(a.IgnoreWatch), delay: a.WatchDelay,
-		key: watchKey(a), done: make(chan struct{}), own: map[string]bool{}}
+		key: watchKey(a), done: make(chan struct{}), own: map[string]bool{}, ownDir: map[string]bool{}}
 	roots := a.Watch
 	if len(roots) == 0 {
 		roots = []string{a.Cwd}
@@ -148,6 +149,11 @@ func newWatcher(p *Proc, a config.App) (*watcher, error) {
 			}
 		}
 		w.own[f] = true
+		// The watcher starts before the app, so it sees tend create the
+		// folders of these files (logs/): not a change of the app's.
+		for d := filepath.Dir(f); d != filepath.Dir(d); d = filepath.Dir(d) {
+			w.ownDir[d] = true
+		}
 	}
 	for _, r := range w.roots {
 		w.addTree(r)
@@ -186,6 +192,19 @@ func (w *watcher) run() {
 	var timerC <-chan time.Time
 	var first time.Time
 	pending := make(chan struct{}, 1) // a restart is under way
+	restarted := make(chan struct{}, 1)
+	var late time.Time // the last change seen while a restart ran
+	var lateName string
+	// arm starts or extends the burst timer for a change at now.
+	arm := func(now time.Time) {
+		if timer == nil {
+			first = now
+			timer = time.NewTimer(max(w.delay, burstQuiet))
+			timerC = timer.C
+			return
+		}
+		timer.Reset(max(first.Add(w.delay).Sub(now), burstQuiet))
+	}
 	for {
 		select {
 		case <-w.done:
@@ -208,22 +227,34 @@ func (w *watcher) run() {
 			if ev.Op&fsnotify.Create != 0 {
 				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
 					w.addTree(ev.Name)
+					if w.ownDir[ev.Name] {
+						continue
+					}
 				}
 			}
 			if len(pending) > 0 {
-				continue // PM2 ignores changes while the restart runs
+				// PM2 ignores changes while the restart runs; tend keeps
+				// the last one, in case it came after the new process
+				// started (an app writing into its own watched folder).
+				late, lateName = time.Now(), ev.Name
+				continue
 			}
 			w.mu.Lock()
 			w.last = ev.Name
 			w.mu.Unlock()
-			now := time.Now()
-			if timer == nil {
-				first = now
-				timer = time.NewTimer(max(w.delay, burstQuiet))
-				timerC = timer.C
-				continue
+			arm(time.Now())
+		case <-restarted:
+			<-pending
+			w.p.mu.Lock()
+			started := w.p.startedAt
+			w.p.mu.Unlock()
+			if !late.IsZero() && !late.Before(started) {
+				w.mu.Lock()
+				w.last = lateName
+				w.mu.Unlock()
+				arm(late)
 			}
-			timer.Reset(max(first.Add(w.delay).Sub(now), burstQuiet))
+			late, lateName = time.Time{}, ""
 		case <-timerC:
 			timer, timerC = nil, nil
 			pending <- struct{}{}
@@ -234,8 +265,11 @@ func (w *watcher) run() {
 			w.wg.Add(1)
 			go func() {
 				defer w.wg.Done()
-				defer func() { <-pending }()
 				w.p.do(command{op: opRestart, reason: "watch"})
+				select {
+				case restarted <- struct{}{}:
+				case <-w.done:
+				}
 			}()
 		}
 	}
