@@ -3,9 +3,11 @@ package logs
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
+	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Pump copies one output stream of an app (its stdout or stderr pipe) into log
@@ -31,56 +33,92 @@ type Pump struct {
 	out     []byte
 }
 
+// bufPool holds read buffers. A pump takes one only while its pipe has data
+// to read, so a thousand idle apps hold no buffers at all.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // Run copies until the stream ends (every writer has closed it) and closes Src.
 func (p *Pump) Run() error {
 	defer p.Src.Close()
-	size := p.BufSize
-	if size <= 0 {
-		size = 64 << 10
-	}
 	wait := p.PartialFlush
 	if wait <= 0 {
 		wait = 50 * time.Millisecond
 	}
 	p.atStart = true
-	buf := make([]byte, size)
-	n := 0
+	rc, err := p.Src.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var pending []byte // the start of a line whose end has not arrived
 	deadline := false
 	for {
-		if n > 0 {
+		if len(pending) > 0 {
 			p.Src.SetReadDeadline(time.Now().Add(wait))
 			deadline = true
 		} else if deadline {
 			p.Src.SetReadDeadline(time.Time{})
 			deadline = false
 		}
-		m, err := p.Src.Read(buf[n:])
-		n += m
-		if m > 0 {
-			if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-				p.write(buf[:i+1])
-				n = copy(buf, buf[i+1:n])
+		var (
+			bp   *[]byte
+			n    int
+			rerr error
+			eof  bool
+		)
+		err := rc.Read(func(fd uintptr) bool {
+			b := bufPool.Get().(*[]byte)
+			buf := *b
+			if p.BufSize > 0 && p.BufSize < len(buf) {
+				buf = buf[:p.BufSize]
 			}
-			if n == len(buf) {
-				p.write(buf[:n])
-				n = 0
-			}
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if n > 0 {
-					p.write(buf[:n])
-					n = 0
+			k := copy(buf, pending)
+			for {
+				m, e := unix.Read(int(fd), buf[k:])
+				if e == unix.EINTR {
+					continue
 				}
+				if e == unix.EAGAIN {
+					bufPool.Put(b)
+					return false // wait until readable, holding no buffer
+				}
+				bp, n, rerr, eof = b, k+max(m, 0), e, m == 0 && e == nil
+				*bp = buf[:cap(buf)]
+				return true
+			}
+		})
+		if err != nil && bp == nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				p.write(pending) // quiet: write the partial line as it is
+				pending = pending[:0]
 				continue
 			}
-			if n > 0 {
-				p.write(buf[:n])
-			}
-			if err == io.EOF {
-				return nil
+			if len(pending) > 0 {
+				p.write(pending)
 			}
 			return err
+		}
+		buf := (*bp)[:n]
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			p.write(buf[:i+1])
+			buf = buf[i+1:]
+		}
+		limit := len(*bp)
+		if p.BufSize > 0 && p.BufSize < limit {
+			limit = p.BufSize
+		}
+		if len(buf) >= limit-1 || eof || rerr != nil {
+			if len(buf) > 0 {
+				p.write(buf) // a line longer than the buffer, or the stream's end
+			}
+			buf = nil
+		}
+		pending = append(pending[:0], buf...)
+		bufPool.Put(bp)
+		if eof {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
 		}
 	}
 }

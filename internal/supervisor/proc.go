@@ -181,6 +181,8 @@ func (p *Proc) setStatus(to Status, reason string) {
 	if to != Online {
 		p.ready = false
 		p.health = HealthNone
+	} else if p.app.MaxMemoryRestart > 0 {
+		p.sup.wakeSampler()
 	}
 	name := p.app.Name
 	p.mu.Unlock()
@@ -396,7 +398,7 @@ func (p *Proc) loop() {
 		if err != nil {
 			sig = syscall.SIGINT
 		}
-		st.members = treeOf(procstat.Take(), cur.pgid, cur.cmd.Process.Pid)
+		st.members = treeOf(p.sup.recentSnapshot(), cur.pgid, cur.cmd.Process.Pid)
 		signalTree(cur.pgid, st.members, sig)
 		kt := p.app.KillTimeout
 		if kt <= 0 {
@@ -836,7 +838,9 @@ func (p *Proc) onCrash(r *run, e Exit) {
 
 // afterRun releases the resources of the run that served, and its pid file.
 func (p *Proc) afterRun(r *run) {
-	os.Remove(p.pidPath)
+	// Emptied, not removed: recreating a file at every start costs more than
+	// the start itself on a busy ext4 (an inode per start).
+	os.Truncate(p.pidPath, 0)
 	r.release()
 }
 
@@ -869,9 +873,24 @@ func (p *Proc) adopt(r *run) {
 	pidPath := p.pidPath
 	p.mu.Unlock()
 	if pidPath != "" {
-		os.MkdirAll(filepath.Dir(pidPath), 0o755)
-		os.WriteFile(pidPath, []byte(strconv.Itoa(r.pid)), 0o644)
+		writePidFile(pidPath, r.pid)
 	}
+}
+
+// writePidFile rewrites the pid file in place.
+func writePidFile(path string, pid int) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if os.IsNotExist(err) {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	}
+	if err != nil {
+		return
+	}
+	b := strconv.AppendInt(nil, int64(pid), 10)
+	f.WriteAt(b, 0)
+	f.Truncate(int64(len(b)))
+	f.Close()
 }
 
 // Variables tend sets for the readiness and socket protocols; values that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/user"
 	"sort"
 	"strconv"
@@ -54,11 +55,16 @@ type Supervisor struct {
 
 	chMu sync.Mutex
 	ch   chan struct{} // closed at the next state change
+
+	snapMu sync.Mutex
+	snap   *procstat.Snapshot
+
+	sampleWake chan struct{}
 }
 
 // New returns an empty Supervisor.
 func New(opts Options) *Supervisor {
-	s := &Supervisor{opts: opts, procs: map[int]*Proc{}, quit: make(chan struct{})}
+	s := &Supervisor{opts: opts, procs: map[int]*Proc{}, quit: make(chan struct{}), sampleWake: make(chan struct{}, 1)}
 	if s.opts.SampleInterval <= 0 {
 		s.opts.SampleInterval = time.Second
 	}
@@ -86,11 +92,31 @@ func (s *Supervisor) sampleLoop() {
 			return
 		case <-t.C:
 		}
-		s.enforceMemory()
+		if s.enforceMemory() {
+			continue
+		}
+		// No running app has a limit: sleep until one comes online, so an
+		// idle daemon does not wake at all.
+		t.Stop()
+		select {
+		case <-s.quit:
+			return
+		case <-s.sampleWake:
+		}
+		t.Reset(s.opts.SampleInterval)
 	}
 }
 
-func (s *Supervisor) enforceMemory() {
+// wakeSampler tells the sampler that an app with a memory limit runs.
+func (s *Supervisor) wakeSampler() {
+	select {
+	case s.sampleWake <- struct{}{}:
+	default:
+	}
+}
+
+// enforceMemory reports whether any running app has a limit.
+func (s *Supervisor) enforceMemory() bool {
 	type lim struct {
 		p     *Proc
 		pid   int
@@ -111,7 +137,7 @@ func (s *Supervisor) enforceMemory() {
 		p.mu.Unlock()
 	}
 	if len(limited) == 0 {
-		return
+		return false
 	}
 	usage := s.sampler.Usage(pids)
 	for _, l := range limited {
@@ -130,6 +156,7 @@ func (s *Supervisor) enforceMemory() {
 			p.do(command{op: opRestart, reason: "memory limit"})
 		}(l.p)
 	}
+	return true
 }
 
 // Close stops the sampler. Shutdown calls it.
@@ -749,4 +776,19 @@ func (s *Supervisor) forget(id int) {
 		}
 	}
 	s.mu.Unlock()
+	if p != nil {
+		os.Remove(p.pidPath) // emptied at each stop, removed with the process
+	}
+}
+
+// recentSnapshot returns a walk of /proc at most 20 ms old. Apps that stop
+// together (stop all, kill) share one walk instead of one each; the SIGKILL
+// phase still walks afresh.
+func (s *Supervisor) recentSnapshot() *procstat.Snapshot {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if s.snap == nil || time.Since(s.snap.At) > 20*time.Millisecond {
+		s.snap = procstat.Take()
+	}
+	return s.snap
 }
