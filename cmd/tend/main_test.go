@@ -352,33 +352,13 @@ func cmdCheckLines(ts *testscript.TestScript, neg bool, args []string) {
 
 // jlist-field <name> <jq-like dotted path> <value>: check one value in jlist.
 func cmdJlistField(ts *testscript.TestScript, neg bool, args []string) {
-	out, err := client.New(ts.Getenv("TEND_HOME")).ListRaw(context.Background())
-	if err != nil {
-		ts.Fatalf("jlist: %v", err)
+	got, ok := jlistValue(ts, args[0], args[1])
+	if !ok {
+		ts.Fatalf("no app %s in jlist, or no %s in it", args[0], args[1])
 	}
-	var ps []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.UseNumber()
-	ts.Check(dec.Decode(&ps))
-	for _, p := range ps {
-		if p["name"] != args[0] {
-			continue
-		}
-		var v any = p
-		for _, k := range strings.Split(args[1], ".") {
-			m, ok := v.(map[string]any)
-			if !ok {
-				ts.Fatalf("%s: %s is not an object", args[1], k)
-			}
-			v = m[k]
-		}
-		got := fmt.Sprint(v)
-		if (got == args[2]) == neg {
-			ts.Fatalf("%s %s = %s, want %s%s", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
-		}
-		return
+	if (got == args[2]) == neg {
+		ts.Fatalf("%s %s = %s, want %s%s", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
 	}
-	ts.Fatalf("no app %s in jlist", args[0])
 }
 
 func pidsOf(ts *testscript.TestScript, name string) map[string]bool {
