@@ -262,6 +262,14 @@ func (p *Proc) loop() {
 			cronC = cronT.C
 		}
 	}
+	// setApp takes new options for the next runs (start, restart, reload).
+	setApp := func(a config.App) {
+		p.mu.Lock()
+		p.app = a
+		p.setPaths()
+		p.mu.Unlock()
+		schedule()
+	}
 	// rewatch starts or stops the watcher to match the app's options.
 	rewatch := func() {
 		want := p.app.WatchEnabled && !p.watchOff
@@ -491,11 +499,7 @@ func (p *Proc) loop() {
 	beginReload := func(c command) {
 		prev := p.app
 		if c.app != nil {
-			p.mu.Lock()
-			p.app = *c.app
-			p.setPaths()
-			p.mu.Unlock()
-			schedule()
+			setApp(*c.app)
 		}
 		app := p.app
 		plan := planReload(cur, app)
@@ -564,11 +568,7 @@ func (p *Proc) loop() {
 				abortReload("interrupted by " + opName(c.op, c.reason))
 			}
 			if c.app != nil {
-				p.mu.Lock()
-				p.app = *c.app
-				p.setPaths()
-				p.mu.Unlock()
-				schedule()
+				setApp(*c.app)
 			}
 			if c.reason == "" && c.op == opRestart {
 				c.reason = "manual"
