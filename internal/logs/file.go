@@ -40,10 +40,11 @@ type File struct {
 	reg  *Files
 	refs int
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64 // bytes in the file, for rotation by size
-	rs   rotState
+	mu      sync.Mutex
+	f       *os.File
+	size    int64 // bytes in the file, for rotation by size
+	midLine bool  // the last write did not end a line
+	rs      rotState
 }
 
 // Open returns the shared File for path, creating missing folders. It returns
@@ -118,9 +119,16 @@ func (f *File) Path() string { return f.path }
 func (f *File) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.checkRotation(len(p))
+	// A partial line (flushed after a quiet spell) is finished in the same
+	// file: rotation waits for a line boundary, so no line is cut in two.
+	if !f.midLine {
+		f.checkRotation(len(p))
+	}
 	n, err := f.f.Write(p)
 	f.size += int64(n)
+	if n > 0 {
+		f.midLine = p[n-1] != '\n'
+	}
 	return n, err
 }
 

@@ -214,3 +214,32 @@ func contextAround(all []byte, line int) string {
 	lines := strings.Split(string(all), "\n")
 	return strings.Join(lines[max(0, line-3):min(len(lines), line+3)], "\n")
 }
+
+// A line written in two pieces (a partial line flushed after a quiet spell)
+// is never split across a rotation.
+func TestRotationWaitsForLineEnd(t *testing.T) {
+	dir := t.TempDir()
+	var reg Files
+	path := filepath.Join(dir, "a.log")
+	reg.SetRotation(path, Rotation{MaxSize: 10})
+	f, err := reg.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("0123456789\n")) // fills the file
+	f.Write([]byte("first half "))  // would rotate: goes in first
+	f.Write([]byte("second half\n"))
+	f.Close()
+	matches, _ := filepath.Glob(filepath.Join(dir, "a*.log*"))
+	if len(matches) < 2 {
+		t.Fatalf("no rotation happened: %v", matches)
+	}
+	for _, m := range matches {
+		b, _ := os.ReadFile(m)
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if strings.HasPrefix(l, "second") || strings.HasSuffix(l, "half ") {
+				t.Errorf("line cut across files in %s: %q", m, l)
+			}
+		}
+	}
+}
