@@ -22,6 +22,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/cli"
 	"github.com/tend-dev/tend/internal/client"
 )
@@ -123,6 +124,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Condition:           condition,
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, ".tend")
 			env.Setenv("TEND_HOME", home)
@@ -167,6 +169,22 @@ func TestScripts(t *testing.T) {
 			"port-closed":  cmdPortClosed,
 		},
 	})
+}
+
+// condition answers [cgroup]: the daemon can give apps cgroups of their own
+// on this machine (cgroup v2 delegated, or the v1 memory controller).
+func condition(cond string) (bool, error) {
+	if cond != "cgroup" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	home, err := os.MkdirTemp("", "tend-cond")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(home)
+	m := cgroup.Open(cgroup.Settings{Home: home})
+	defer m.Close()
+	return m.Version() != cgroup.None, nil
 }
 
 // killDaemon stops a daemon a failed script left behind.

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/supervisor"
 )
 
@@ -92,7 +93,17 @@ func Run(ctx context.Context, opts Options) error {
 
 	d := &Daemon{opts: opts, log: log.New(opts.Log, "", log.LstdFlags|log.Lmicroseconds), started: time.Now(), quit: make(chan struct{})}
 	sample, _ := time.ParseDuration(os.Getenv("TEND_SAMPLE_INTERVAL")) // 0: the default
-	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample})
+	cg := cgroup.Open(cgroup.Settings{Home: opts.Home, Mode: os.Getenv("TEND_CGROUP")})
+	defer cg.Close()
+	if cg.Version() == cgroup.None {
+		d.log.Printf("memory measured as %s: no cgroup (%s)", cg.Describe(), cg.Reason())
+	} else {
+		d.log.Printf("memory measured as %s: each run of an app gets a group in %s", cg.Describe(), cg.Base())
+		if n := cg.Sweep(); n > 0 {
+			d.log.Printf("%d cgroups in %s still hold processes an earlier daemon started", n, cg.Base())
+		}
+	}
+	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, Cgroup: cg})
 	d.startObserving()
 	srv := &http.Server{
 		Handler:     d.routes(),

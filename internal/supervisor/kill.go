@@ -44,6 +44,40 @@ func treeOf(snap *procstat.Snapshot, pgid, root int) []member {
 	return out
 }
 
+// tree lists the run's processes: its group and their descendants from the
+// walk, and with a cgroup every process in it, however far it went.
+func (r *run) tree(snap *procstat.Snapshot) []member {
+	ms := treeOf(snap, r.pgid, r.pid)
+	if r.cg == nil {
+		return ms
+	}
+	var more []member
+	for _, pid := range r.cg.Pids() {
+		p, ok := snap.Procs[pid]
+		if !ok {
+			p, ok = procstat.ReadProc(pid) // born after the walk
+		}
+		if ok {
+			more = append(more, member{pid, p.StartTime})
+		}
+	}
+	return mergeMembers(ms, more)
+}
+
+// alive reports whether a listed member, or anything in the run's cgroup,
+// still runs.
+func (r *run) alive(ms []member) bool {
+	return anyAlive(ms) || (r.cg != nil && !r.cg.Empty())
+}
+
+// kill sends SIGKILL to the group, the listed members and the cgroup.
+func (r *run) kill(ms []member) {
+	signalTree(r.pgid, ms, syscall.SIGKILL)
+	if r.cg != nil {
+		r.cg.Kill()
+	}
+}
+
 // alive reports whether m still runs (a zombie does not).
 func alive(m member) bool {
 	p, ok := procstat.ReadProc(m.pid)

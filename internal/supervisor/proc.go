@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/execshim"
 	"github.com/tend-dev/tend/internal/logs"
@@ -54,10 +55,11 @@ type Proc struct {
 	health        string    // HealthStarting, HealthHealthy, HealthUnhealthy; "" without probes
 	healthMsg     string    // the last failed probe
 	waitingFor    string
-	lastReload    string      // how the last reload went, for describe and the CLI
-	runEnv        []string    // the environment the serving run started with
-	memRestarting atomic.Bool // a memory-limit restart is under way
-	watching      atomic.Bool // a file watcher runs
+	lastReload    string        // how the last reload went, for describe and the CLI
+	runEnv        []string      // the environment the serving run started with
+	cg            *cgroup.Group // the serving run's cgroup, nil without
+	memRestarting atomic.Bool   // a memory-limit restart is under way
+	watching      atomic.Bool   // a file watcher runs
 	runSeq        atomic.Int64
 }
 
@@ -98,6 +100,10 @@ type run struct {
 	notify     *net.UnixConn // its NOTIFY_SOCKET
 	notifyPath string
 	inodes     map[uint64]bool // the listening sockets tend passed it
+
+	cg        *cgroup.Group // its own cgroup, nil without
+	memNotify func()        // ends the cgroup's memory threshold
+	logf      func(format string, args ...any)
 }
 
 type exitMsg struct {
@@ -406,7 +412,7 @@ func (p *Proc) loop() {
 		if err != nil {
 			sig = syscall.SIGINT
 		}
-		st.members = treeOf(p.sup.recentSnapshot(), cur.pgid, cur.cmd.Process.Pid)
+		st.members = cur.tree(p.sup.recentSnapshot())
 		signalTree(cur.pgid, st.members, sig)
 		kt := p.app.KillTimeout
 		if kt <= 0 {
@@ -443,7 +449,7 @@ func (p *Proc) loop() {
 		if st == nil || cur == nil || !cur.exited {
 			return false
 		}
-		if anyAlive(st.members) {
+		if cur.alive(st.members) {
 			if st.pollT == nil {
 				st.pollT = time.NewTicker(10 * time.Millisecond)
 			}
@@ -777,9 +783,8 @@ func (p *Proc) loop() {
 		case <-killC:
 			if !st.killed {
 				st.killed = true
-				more := treeOf(procstat.Take(), cur.pgid, cur.cmd.Process.Pid)
-				st.members = mergeMembers(st.members, more)
-				signalTree(cur.pgid, st.members, syscall.SIGKILL)
+				st.members = mergeMembers(st.members, cur.tree(procstat.Take()))
+				cur.kill(st.members)
 				p.sup.logf("app %s (id %d) did not stop within %v: sent SIGKILL to its process tree", p.app.Name, p.id, p.app.KillTimeout)
 				if st.pollT == nil {
 					st.pollT = time.NewTicker(10 * time.Millisecond)
@@ -820,6 +825,7 @@ func (p *Proc) recordExit(e Exit) {
 	p.exitCode = &code
 	p.exitSig = e.Signal
 	p.pid = 0
+	p.cg = nil
 	p.mu.Unlock()
 }
 
@@ -828,6 +834,9 @@ func (p *Proc) recordExit(e Exit) {
 func (p *Proc) onCrash(r *run, e Exit) {
 	if r.pgid > 1 {
 		_ = syscall.Kill(-r.pgid, syscall.SIGKILL)
+	}
+	if r.cg != nil {
+		r.cg.Kill() // also what left the group, even reparented away
 	}
 	how := fmt.Sprintf("code %d", e.Code)
 	if e.Signal != "" {
@@ -870,6 +879,7 @@ func (p *Proc) adopt(r *run) {
 	p.pid = r.pid
 	p.startedAt = r.started
 	p.runEnv = r.cmd.Env
+	p.cg = r.cg
 	pidPath := p.pidPath
 	p.mu.Unlock()
 	if pidPath != "" {
@@ -1017,7 +1027,18 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 		cmd.Path = shim
 		cmd.Args = append([]string{"tend", execshim.Arg, path}, argv...)
 	}
-	err = cmd.Start()
+	var cg *cgroup.Group
+	if m := p.sup.opts.Cgroup; m.Version() != cgroup.None {
+		if cg, err = m.New(safeName(app.Name) + "-" + strconv.Itoa(p.id)); err != nil {
+			p.sup.logf("app %s (id %d): %v: its memory is measured from /proc", app.Name, p.id, err)
+			cg = nil
+		}
+	}
+	if cg != nil {
+		err = cg.Start(cmd)
+	} else {
+		err = cmd.Start()
+	}
 	outW.Close()
 	errW.Close()
 	ipcChild.Close()
@@ -1026,10 +1047,16 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 	}
 	if err != nil {
 		cleanup()
+		cg.Remove()
 		return nil, err
 	}
 	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
-		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes}
+		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf}
+	if cg != nil && app.MaxMemoryRestart > 0 {
+		// Where the kernel tells when the group crosses the limit, the
+		// sampler looks at once instead of at its next tick.
+		r.memNotify, _ = cg.Notify(app.MaxMemoryRestart, p.sup.wakeSampler)
+	}
 	stamp := logs.NewStamper(app.LogDateFormat)
 	for i, src := range []*os.File{outR, errR} {
 		stream := [2]string{"out", "err"}[i]
@@ -1084,6 +1111,16 @@ func (r *run) release() {
 		r.ipc.Close()
 	}
 	closeNotify(r.notify, r.notifyPath)
+	if r.memNotify != nil {
+		r.memNotify()
+		r.memNotify = nil
+	}
+	if r.cg != nil {
+		if err := r.cg.Remove(); err != nil && r.logf != nil {
+			r.logf("app %s: %v", r.app.Name, err)
+		}
+		r.cg = nil
+	}
 }
 
 func exitOf(st *os.ProcessState, up time.Duration) Exit {

@@ -44,7 +44,7 @@ func planReload(cur *run, app config.App) reloadPlan {
 	if len(app.Listen) > 0 {
 		return reloadPlan{mode: "zero-downtime: shared sockets " + strings.Join(app.Listen, ", ")}
 	}
-	ls := listeningOf(memberPids(treeOf(procstat.Take(), cur.pgid, cur.pid)), cur.inodes)
+	ls := listeningOf(memberPids(cur.tree(procstat.Take())), cur.inodes)
 	if len(ls) == 0 {
 		return reloadPlan{mode: "zero-downtime: new instance first (it listens on no TCP port)"}
 	}
@@ -164,7 +164,7 @@ func (rl *reloading) probeResult(ok bool, pr *config.Probe) bool {
 // poll looks in /proc whether the new run serves yet.
 func (rl *reloading) poll() (string, bool) {
 	r := rl.next
-	pids := memberPids(treeOf(procstat.Take(), r.pgid, r.pid))
+	pids := memberPids(r.tree(procstat.Take()))
 	if len(rl.ports) > 0 {
 		have := listeningOf(pids, r.inodes)
 		for _, ap := range rl.ports {
@@ -223,7 +223,7 @@ func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loop
 	if hard {
 		sig = syscall.SIGKILL
 	}
-	members := treeOf(procstat.Take(), r.pgid, r.pid)
+	members := r.tree(procstat.Take())
 	signalTree(r.pgid, members, sig)
 	killT := time.NewTimer(kt)
 	defer killT.Stop()
@@ -240,11 +240,11 @@ func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loop
 		case <-tick:
 		case <-killC:
 			killC = nil
-			members = mergeMembers(members, treeOf(procstat.Take(), r.pgid, r.pid))
-			signalTree(r.pgid, members, syscall.SIGKILL)
+			members = mergeMembers(members, r.tree(procstat.Take()))
+			r.kill(members)
 			p.sup.logf("app %s (id %d): pid %d did not stop within %v: sent SIGKILL to its process tree", r.app.Name, p.id, r.pid, kt)
 		}
-		if done == nil && !anyAlive(members) {
+		if done == nil && !r.alive(members) {
 			break
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/procstat"
@@ -34,6 +35,9 @@ type Options struct {
 	// sockets (`tend __exec`, see package execshim); "" means the running
 	// binary (/proc/self/exe).
 	Shim string
+	// Cgroup gives each run a cgroup of its own when it has a version
+	// (package cgroup); nil or version None means /proc walks.
+	Cgroup *cgroup.Manager
 }
 
 // Supervisor owns every process.
@@ -78,7 +82,7 @@ func New(opts Options) *Supervisor {
 }
 
 // MemoryMode names how app memory is measured, for describe.
-const MemoryMode = "process tree RSS from /proc"
+func (s *Supervisor) MemoryMode() string { return s.opts.Cgroup.Describe() }
 
 // sampleLoop samples every running app once per interval, in one walk, and
 // restarts those whose process tree uses more than max_memory_restart.
@@ -91,6 +95,7 @@ func (s *Supervisor) sampleLoop() {
 		case <-s.quit:
 			return
 		case <-t.C:
+		case <-s.sampleWake: // an app came online, or crossed its cgroup's threshold
 		}
 		if s.enforceMemory() {
 			continue
@@ -107,7 +112,8 @@ func (s *Supervisor) sampleLoop() {
 	}
 }
 
-// wakeSampler tells the sampler that an app with a memory limit runs.
+// wakeSampler tells the sampler to look now: an app with a memory limit
+// came online, or one crossed its cgroup's threshold.
 func (s *Supervisor) wakeSampler() {
 	select {
 	case s.sampleWake <- struct{}{}:
@@ -115,7 +121,9 @@ func (s *Supervisor) wakeSampler() {
 	}
 }
 
-// enforceMemory reports whether any running app has a limit.
+// enforceMemory reports whether any running app has a limit. An app in a
+// cgroup is measured there (two small files); the others share one walk of
+// /proc, taken only if some app needs it.
 func (s *Supervisor) enforceMemory() bool {
 	type lim struct {
 		p     *Proc
@@ -123,15 +131,18 @@ func (s *Supervisor) enforceMemory() bool {
 		limit int64
 		name  string
 		paths [3]string
+		cg    *cgroup.Group
 	}
 	var limited []lim
 	var pids []int
+	walk := false
 	for _, p := range s.sorted() {
 		p.mu.Lock()
 		if p.pid > 0 && p.status == Online {
 			pids = append(pids, p.pid)
 			if p.app.MaxMemoryRestart > 0 {
-				limited = append(limited, lim{p, p.pid, p.app.MaxMemoryRestart, p.app.Name, p.logPaths})
+				limited = append(limited, lim{p, p.pid, p.app.MaxMemoryRestart, p.app.Name, p.logPaths, p.cg})
+				walk = walk || p.cg == nil
 			}
 		}
 		p.mu.Unlock()
@@ -139,16 +150,28 @@ func (s *Supervisor) enforceMemory() bool {
 	if len(limited) == 0 {
 		return false
 	}
-	usage := s.sampler.Usage(pids)
+	var usage map[int]procstat.Usage
+	if walk {
+		usage = s.sampler.Usage(pids)
+	}
 	for _, l := range limited {
-		u, ok := usage[l.pid]
-		if !ok || u.Memory <= l.limit {
+		mem, how := int64(0), "process tree RSS"
+		if l.cg != nil {
+			n, err := l.cg.Memory()
+			if err != nil {
+				continue // the run is ending: its group is going
+			}
+			mem, how = n, "working set of its cgroup"
+		} else if u, ok := usage[l.pid]; ok {
+			mem = u.Memory
+		}
+		if mem <= l.limit {
 			continue
 		}
 		if !l.p.memRestarting.CompareAndSwap(false, true) {
 			continue
 		}
-		msg := fmt.Sprintf("memory limit: the process tree uses %d bytes, over max_memory_restart %d: restarting", u.Memory, l.limit)
+		msg := fmt.Sprintf("memory limit: the app uses %d bytes (%s), over max_memory_restart %d: restarting", mem, how, l.limit)
 		s.logf("app %s (id %d): %s", l.name, l.p.id, msg)
 		l.p.writeErrLog(l.paths, msg)
 		go func(p *Proc) {
@@ -591,7 +614,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		Watch: a.WatchEnabled, Interpreter: a.Interpreter, InterpreterArgs: a.InterpreterArgs,
 		Args: a.Args, Env: a.Env, MaxMemoryRestart: a.MaxMemoryRestart, InstanceIndex: p.instance,
 		Username: username, ExitSignal: p.exitSig, RestartReason: p.reason, ConfigFile: a.ConfigFile,
-		MemoryMode: MemoryMode, Watching: p.watching.Load(),
+		MemoryMode: p.sup.MemoryMode(), Watching: p.watching.Load(),
 		Health: p.health, HealthCheck: p.healthMsg, WaitingFor: p.waitingFor, LastReload: p.lastReload,
 		KillSignal: a.KillSignal, KillTimeout: a.KillTimeout.Milliseconds(), MinUptime: a.MinUptime.Milliseconds(),
 		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
@@ -614,6 +637,11 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 	}
 	if !p.cronNext.IsZero() {
 		e.CronNext = p.cronNext.UnixMilli()
+	}
+	if p.cg != nil {
+		if n, err := p.cg.Memory(); err == nil {
+			u.Memory = n
+		}
 	}
 	return api.Process{PID: p.pid, Name: a.Name, PMID: p.id, Monit: api.Monit{Memory: u.Memory, CPU: round1(u.CPUPercent), CPUSeconds: float64(u.CPUTicks) / procstat.ClockTicks}, PM2Env: e}
 }

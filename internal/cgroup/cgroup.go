@@ -1,0 +1,358 @@
+// Package cgroup gives each run of an app a control group of its own where
+// the kernel offers one that tend may write to: cgroup v2 with the memory
+// controller delegated, or the cgroup v1 memory controller. In a group, an
+// app's memory is the kernel's own count over every process it started, and
+// a stop reaches every one of them, even those that left the process group
+// and were reparented away. Where neither is there, Open returns a Manager
+// that says why and the supervisor walks /proc instead.
+package cgroup
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Version is the cgroup hierarchy a Manager uses.
+type Version int
+
+const (
+	None Version = iota // no cgroup: /proc sampling
+	V1                  // the cgroup v1 memory controller
+	V2                  // the unified hierarchy with the memory controller
+)
+
+// ErrUnavailable wraps every reason a cgroup mode cannot be used here.
+var ErrUnavailable = errors.New("cgroup unavailable")
+
+// Manager creates the apps' groups under one folder of its own, named for
+// TEND_HOME, inside the daemon's own cgroup: tend stays inside whatever
+// limits the daemon was started under.
+type Manager struct {
+	version Version
+	base    string // the folder of the apps' groups
+	self    string // the daemon's own group (v1: where the spawning thread returns)
+	why     string // None: why no cgroup is used
+	seq     atomic.Int64
+	prefix  string
+}
+
+// Settings for Open.
+type Settings struct {
+	// Home is TEND_HOME; it names the folder of this daemon's groups.
+	Home string
+	// Mode is "auto" (or ""), "off", "v1" or "v2".
+	Mode string
+	// Root is where /proc/self/cgroup and /proc/self/mountinfo are read
+	// from and cgroup paths are resolved: "" means "/". Tests point it at a
+	// folder laid out like a machine's.
+	Root string
+}
+
+// Open finds the cgroup mode to use. It never fails: a Manager without a
+// cgroup (Version None) says why in Reason.
+func Open(s Settings) *Manager {
+	mode := strings.ToLower(strings.TrimSpace(s.Mode))
+	switch mode {
+	case "", "auto", "v1", "v2":
+	case "off", "none", "false", "0":
+		return &Manager{why: "turned off (TEND_CGROUP=" + s.Mode + ")"}
+	default:
+		return &Manager{why: fmt.Sprintf("unknown TEND_CGROUP=%q (use auto, v2, v1 or off)", s.Mode)}
+	}
+	h, err := readHost(s.Root)
+	if err != nil {
+		return &Manager{why: err.Error()}
+	}
+	sum := sha256.Sum256([]byte(s.Home))
+	key := "tend-" + hex.EncodeToString(sum[:6])
+	var why []string
+	if mode != "v1" {
+		m, err := openV2(h, key)
+		if err == nil {
+			return m
+		}
+		why = append(why, err.Error())
+	}
+	if mode != "v2" {
+		m, err := openV1(h, key)
+		if err == nil {
+			return m
+		}
+		why = append(why, err.Error())
+	}
+	return &Manager{why: strings.Join(why, "; ")}
+}
+
+// Version is the mode in use.
+func (m *Manager) Version() Version {
+	if m == nil {
+		return None
+	}
+	return m.version
+}
+
+// Reason says why no cgroup is used ("" when one is).
+func (m *Manager) Reason() string {
+	if m == nil {
+		return "not enabled"
+	}
+	return m.why
+}
+
+// Base is the folder that holds the apps' groups ("" without a cgroup).
+func (m *Manager) Base() string {
+	if m == nil {
+		return ""
+	}
+	return m.base
+}
+
+// Describe names how memory is measured, for describe and the daemon log.
+func (m *Manager) Describe() string {
+	switch m.Version() {
+	case V2:
+		return "cgroup v2 (working set of the app's group)"
+	case V1:
+		return "cgroup v1 (working set of the app's group)"
+	}
+	return "process tree RSS from /proc"
+}
+
+// host is what the kernel says of the daemon's place in the cgroup trees.
+type host struct {
+	root   string
+	v2Mnt  string // mount point of cgroup2, "" if none
+	v2Root string // the mount's root inside the hierarchy
+	v2Own  string // the daemon's v2 group ("0::" line)
+	v1Mnt  string // mount point of the v1 memory hierarchy
+	v1Root string
+	v1Own  string // the daemon's v1 memory group
+}
+
+func readHost(root string) (host, error) {
+	if root == "" {
+		root = "/"
+	}
+	h := host{root: root}
+	mi, err := os.Open(filepath.Join(root, "proc/self/mountinfo"))
+	if err != nil {
+		return h, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer mi.Close()
+	sc := bufio.NewScanner(mi)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		// id parent major:minor root mountpoint options... - fstype source superoptions
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i, w := range f {
+			if w == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 5 || sep+3 > len(f) {
+			continue
+		}
+		mroot, mnt, fstype := unescape(f[3]), unescape(f[4]), f[sep+1]
+		switch fstype {
+		case "cgroup2":
+			if h.v2Mnt == "" {
+				h.v2Mnt, h.v2Root = mnt, mroot
+			}
+		case "cgroup":
+			if h.v1Mnt == "" && hasWord(f[sep+3], "memory") {
+				h.v1Mnt, h.v1Root = mnt, mroot
+			}
+		}
+	}
+	cg, err := os.ReadFile(filepath.Join(root, "proc/self/cgroup"))
+	if err != nil {
+		return h, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	for _, line := range strings.Split(string(cg), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			h.v2Own = parts[2]
+		case hasWord(parts[1], "memory"):
+			h.v1Own = parts[2]
+		}
+	}
+	return h, nil
+}
+
+// dir is the folder of group own in a hierarchy mounted at mnt whose mount
+// shows the hierarchy from mroot down.
+func (h host) dir(mnt, mroot, own string) (string, error) {
+	rel, ok := strings.CutPrefix(own, mroot)
+	if !ok {
+		return "", fmt.Errorf("the daemon's group %s is outside the mount of %s", own, mnt)
+	}
+	return filepath.Join(h.root, mnt, rel), nil
+}
+
+func hasWord(list, w string) bool {
+	for _, x := range strings.Split(list, ",") {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func (m *Manager) init(v Version, self, base string) *Manager {
+	m.version, m.self, m.base = v, self, base
+	m.prefix = strconv.FormatInt(time.Now().UnixNano()/1e6%1e9, 36)
+	return m
+}
+
+// Sweep removes the empty groups an earlier daemon of this TEND_HOME left
+// and returns how many still hold processes (left running by a daemon that
+// died).
+func (m *Manager) Sweep() (busy int) {
+	if m.Version() == None {
+		return 0
+	}
+	ents, err := os.ReadDir(m.base)
+	if err != nil {
+		return 0
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			if os.Remove(filepath.Join(m.base, e.Name())) != nil {
+				busy++
+			}
+		}
+	}
+	return busy
+}
+
+// Close removes the folder of the groups if it is empty.
+func (m *Manager) Close() {
+	if m.Version() != None {
+		m.Sweep()
+		os.Remove(m.base)
+	}
+}
+
+// New creates a group for one run of an app; name should say which.
+func (m *Manager) New(name string) (*Group, error) {
+	if m.Version() == None {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, m.why)
+	}
+	dir := filepath.Join(m.base, fmt.Sprintf("%s.%s%d", name, m.prefix, m.seq.Add(1)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup: %w", err)
+	}
+	return &Group{m: m, dir: dir}, nil
+}
+
+// Group is one run's cgroup.
+type Group struct {
+	m   *Manager
+	dir string
+}
+
+// Dir is the group's folder.
+func (g *Group) Dir() string { return g.dir }
+
+// Pids lists the processes in the group now.
+func (g *Group) Pids() []int {
+	b, err := os.ReadFile(filepath.Join(g.dir, "cgroup.procs"))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Empty reports whether no process is left in the group.
+func (g *Group) Empty() bool { return len(g.Pids()) == 0 }
+
+// Memory is the group's working set in bytes: what the kernel charges it
+// less the inactive file cache it can drop at once — the figure Kubernetes
+// and `docker stats` use, so page cache an app merely read does not count.
+func (g *Group) Memory() (int64, error) {
+	usageFile, statKey := "memory.current", "inactive_file"
+	if g.m.version == V1 {
+		usageFile, statKey = "memory.usage_in_bytes", "total_inactive_file"
+	}
+	b, err := os.ReadFile(filepath.Join(g.dir, usageFile))
+	if err != nil {
+		return 0, err
+	}
+	usage, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", usageFile, err)
+	}
+	inactive, _ := statValue(filepath.Join(g.dir, "memory.stat"), statKey)
+	return max(usage-inactive, 0), nil
+}
+
+func statValue(path, key string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if ok && k == key {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s", path, key)
+}
+
+// Remove deletes the group once it is empty, killing what is left in it;
+// it gives up after about a second.
+func (g *Group) Remove() error {
+	if g == nil {
+		return nil
+	}
+	var err error
+	for i := 0; i < 200; i++ {
+		if err = os.Remove(g.dir); err == nil || os.IsNotExist(err) {
+			return nil
+		}
+		g.Kill()
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("remove cgroup %s: %w", g.dir, err)
+}
