@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
+	"github.com/tend-dev/tend/internal/lazyre"
 	"github.com/tend-dev/tend/internal/logs"
 )
 
@@ -69,7 +69,7 @@ comma-separated list of those.`,
 	return cmd
 }
 
-var formatLike = regexp.MustCompile(`^[YMDdHhmsSAaZXxo\-:/ .,_T\[\]]+$`)
+var formatLike = lazyre.New(`^[YMDdHhmsSAaZXxo\-:/ .,_T\[\]]+$`)
 
 // optionalValues gives --timestamp and --highlight their value when it was
 // written as a separate word (`--highlight ERROR api`), as PM2's parser does:
@@ -99,7 +99,7 @@ func optionalValues(cmd *cobra.Command, args []string, f *logsFlags) []string {
 				take(i)
 			}
 		case "--timestamp":
-			if f.timestamp == defaultLogTimestamp && formatLike.MatchString(next) && strings.ContainsAny(next, "YMDHhms") {
+			if f.timestamp == defaultLogTimestamp && formatLike().MatchString(next) && strings.ContainsAny(next, "YMDHhms") {
 				f.timestamp = next
 				take(i)
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // isTerminal reports whether w is a terminal.
@@ -287,8 +287,8 @@ func (a *app) printApp(app config.App) {
 	fmt.Fprintf(a.stdout, "  logs          out=%s err=%s\n", app.OutFile, app.ErrorFile)
 }
 
-var secretKey = regexp.MustCompile(`(?i)(SECRET|TOKEN|PASSWORD|PASSWD|PASS$|_KEY$|^KEY$|APIKEY|API_KEY|CREDENTIAL|PRIVATE|AUTH)`)
-var urlPassword = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:)([^@]*)(@.*)$`)
+var secretKey = lazyre.New(`(?i)(SECRET|TOKEN|PASSWORD|PASSWD|PASS$|_KEY$|^KEY$|APIKEY|API_KEY|CREDENTIAL|PRIVATE|AUTH)`)
+var urlPassword = lazyre.New(`^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:)([^@]*)(@.*)$`)
 
 // maskSecret hides values that look secret: keys named like secrets, and the
 // password inside a URL.
@@ -296,10 +296,10 @@ func maskSecret(k, v string) string {
 	if v == "" {
 		return v
 	}
-	if secretKey.MatchString(k) {
+	if secretKey().MatchString(k) {
 		return "****"
 	}
-	if m := urlPassword.FindStringSubmatch(v); m != nil {
+	if m := urlPassword().FindStringSubmatch(v); m != nil {
 		return m[1] + "****" + m[3]
 	}
 	return v

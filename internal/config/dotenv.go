@@ -2,17 +2,18 @@ package config
 
 import (
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/dop251/goja"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // dotenvLine matches one assignment of a .env file as the npm dotenv package reads
 // it: optional "export", a key of word characters, dots and dashes, "=" (or ": "),
 // then a single-, double- or back-quoted value (which may span lines) or an unquoted
 // value up to a "#" comment.
-var dotenvLine = regexp.MustCompile(`(?m)^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*` + "`(?:\\\\`|[^`])*`" + `|[^#\r\n]+)?\s*(?:#.*)?$`)
+var dotenvLine = lazyre.New(`(?m)^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*` + "`(?:\\\\`|[^`])*`" + `|[^#\r\n]+)?\s*(?:#.*)?$`)
 
 // ParseDotenv parses the content of a .env file (npm dotenv rules: no variable
 // expansion; \n and \r are expanded inside double quotes only). Later assignments of
@@ -21,7 +22,7 @@ func ParseDotenv(src string) map[string]string {
 	src = strings.ReplaceAll(src, "\r\n", "\n")
 	src = strings.ReplaceAll(src, "\r", "\n")
 	out := map[string]string{}
-	for _, m := range dotenvLine.FindAllStringSubmatch(src, -1) {
+	for _, m := range dotenvLine().FindAllStringSubmatch(src, -1) {
 		key := m[1]
 		val := strings.TrimSpace(m[2])
 		if len(val) >= 2 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // ES module support. goja runs scripts, not modules, so an ES module is rewritten
@@ -37,7 +39,7 @@ type esmTransform struct {
 	found       bool        // the source has import/export declarations
 }
 
-var identRe = regexp.MustCompile(`^[\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$_\x{200c}\x{200d}]*`)
+var identRe = lazyre.New(`^[\p{L}\p{Nl}$_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}$_\x{200c}\x{200d}]*`)
 
 // jsScanner walks JavaScript source skipping comments, strings, template literals
 // and regular expressions, reporting top-level identifiers.
@@ -262,7 +264,7 @@ func (s *jsScanner) readString() (string, bool) {
 func (s *jsScanner) peekWord() string {
 	save := s.pos
 	s.skipSpace()
-	m := identRe.FindString(s.src[s.pos:])
+	m := identRe().FindString(s.src[s.pos:])
 	s.pos = save
 	return m
 }

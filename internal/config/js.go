@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,8 @@ import (
 	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/file"
 	"github.com/dop251/goja/parser"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // The JavaScript runtime evaluates ecosystem files without Node.js: CommonJS modules
@@ -400,7 +401,7 @@ func (j *jsEnv) settle(filename string, v goja.Value) error {
 				}
 			}
 			if st := o.Get("stack"); st != nil {
-				for _, m := range stackPos.FindAllStringSubmatch(st.String(), -1) {
+				for _, m := range stackPos().FindAllStringSubmatch(st.String(), -1) {
 					if _, ok := j.col1[m[1]]; ok {
 						line, _ := strconv.Atoi(m[2])
 						col, _ := strconv.Atoi(m[3])
@@ -414,7 +415,7 @@ func (j *jsEnv) settle(filename string, v goja.Value) error {
 	return &LoadError{File: filename, Err: errors.New("top-level await did not settle: tend runs no event loop (timers and I/O callbacks never fire)")}
 }
 
-var stackPos = regexp.MustCompile(`at (?:[^\n(]*\()?([^\n():]+):(\d+):(\d+)`)
+var stackPos = lazyre.New(`at (?:[^\n(]*\()?([^\n():]+):(\d+):(\d+)`)
 
 // declaredNames returns the names bound by the top-level declarations of the module
 // function that start at the given offsets of its body.

@@ -23,11 +23,12 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // NonFinite is a JavaScript number that JSON cannot represent (NaN, Infinity,
@@ -234,8 +235,8 @@ func jsTrim(s string) string     { return strings.TrimFunc(s, jsWhitespace) }
 func jsTrimLeft(s string) string { return strings.TrimLeftFunc(s, jsWhitespace) }
 
 var (
-	decimalLiteral = regexp.MustCompile(`^[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)`)
-	radixLiteral   = regexp.MustCompile(`^0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)$`)
+	decimalLiteral = lazyre.New(`^[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)`)
+	radixLiteral   = lazyre.New(`^0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)$`)
 )
 
 // stringToNumber is ToNumber applied to a string.
@@ -244,7 +245,7 @@ func stringToNumber(s string) float64 {
 	if s == "" {
 		return 0
 	}
-	if radixLiteral.MatchString(s) {
+	if radixLiteral().MatchString(s) {
 		base := map[byte]int{'x': 16, 'X': 16, 'o': 8, 'O': 8, 'b': 2, 'B': 2}[s[1]]
 		n, err := strconv.ParseUint(s[2:], base, 64)
 		if err != nil { // overflow: compute in floating point
@@ -257,7 +258,7 @@ func stringToNumber(s string) float64 {
 		}
 		return float64(n)
 	}
-	if m := decimalLiteral.FindString(s); m == s {
+	if m := decimalLiteral().FindString(s); m == s {
 		return parseDecimal(m)
 	}
 	return math.NaN()
@@ -306,7 +307,7 @@ func toNumber(v any) float64 {
 // jsParseFloat is the global parseFloat.
 func jsParseFloat(v any) float64 {
 	s := jsTrimLeft(toString(v))
-	m := decimalLiteral.FindString(s)
+	m := decimalLiteral().FindString(s)
 	if m == "" || m == "+" || m == "-" {
 		return math.NaN()
 	}

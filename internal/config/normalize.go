@@ -7,9 +7,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // normContext is what PM2's verifyConfs reads from its own process: environment
@@ -81,7 +82,7 @@ func normalizeApps(apps []any, file string, nc normContext) ([]map[string]any, [
 	return out, warnings, nil
 }
 
-var execModeShort = regexp.MustCompile(`^(fork|cluster)$`)
+var execModeShort = lazyre.New(`^(fork|cluster)$`)
 
 func appLabel(app map[string]any, index int) string {
 	if s, ok := app["name"].(string); ok && s != "" {
@@ -129,7 +130,7 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 			return nil, nil, fail("exec_mode must be a string, got %s", toString(em))
 		}
 		if !frozen {
-			app["exec_mode"] = execModeShort.ReplaceAllString(s, "${1}_mode")
+			app["exec_mode"] = execModeShort().ReplaceAllString(s, "${1}_mode")
 		}
 	}
 
@@ -329,7 +330,7 @@ func validateOptions(app map[string]any) (map[string]any, []string, []string) {
 		if consumed[k] {
 			continue
 		}
-		if envPattern.pattern.MatchString(k) {
+		if envPattern.pattern().MatchString(k) {
 			v := app[k]
 			if nv, ok := checkValue(k, v, envPattern, &errs); ok && truthy(nv) {
 				res[k] = v
@@ -368,10 +369,10 @@ func checkValue(key string, value any, o *option, errs *[]string) (any, bool) {
 		*errs = append(*errs, fmt.Sprintf("Expect %q to be a typeof %s, but now is %s", key, strings.Join(tags, " / "), tag))
 		return nil, false
 	}
-	if s, ok := value.(string); ok && o.regex != nil && !o.regex.MatchString(s) {
+	if s, ok := value.(string); ok && o.regex != nil && !o.regex().MatchString(s) {
 		msg := o.desc
 		if msg == "" {
-			msg = "should match " + o.regex.String()
+			msg = "should match " + o.regex().String()
 		}
 		*errs = append(*errs, fmt.Sprintf("Verify %q with regex failed, %s", key, msg))
 		return nil, false
@@ -398,7 +399,7 @@ func isNaNValue(v any) bool {
 // quoted parts (and key="quoted value" parts) together and dropping the outer quotes.
 func splitArgs(s string) []any {
 	out := []any{}
-	for _, m := range argToken.FindAllString(s, -1) {
+	for _, m := range argToken().FindAllString(s, -1) {
 		if len(m) >= 2 && ((m[0] == '"' && m[len(m)-1] == '"') || (m[0] == '\'' && m[len(m)-1] == '\'')) {
 			m = m[1 : len(m)-1]
 		}
@@ -409,7 +410,7 @@ func splitArgs(s string) []any {
 	return out
 }
 
-var argToken = regexp.MustCompile(`[^\s"'=]+="[^"]*"|[^\s"'=]+='[^']*'|"([^"]*)"|'([^']*)'|\S+`)
+var argToken = lazyre.New(`[^\s"'=]+="[^"]*"|[^\s"'=]+='[^']*'|"([^"]*)"|'([^']*)'|\S+`)
 
 // unitValue converts "300M" or "10s" with PM2's multipliers; any other last letter
 // gives NaN, as in PM2.

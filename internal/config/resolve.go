@@ -7,10 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // ResolveOptions give Resolve what PM2 takes from the CLI process.
@@ -229,7 +230,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 		}
 	}
 	if em := str("exec_mode"); em != "" {
-		a.ExecMode = execModeShort.ReplaceAllString(em, "${1}_mode")
+		a.ExecMode = execModeShort().ReplaceAllString(em, "${1}_mode")
 	} else {
 		ib := filepath.Base(interp)
 		if hasInst && (rawInst >= 1 || rawInst == 0 || rawInst == -1) && (strings.HasSuffix(ib, "node") || strings.HasSuffix(ib, "bun")) {
@@ -331,7 +332,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	a.LogDateFormat = str("log_date_format")
 
 	// Log and pid files (PM2's prepareAppConf).
-	fname := logNameRe.ReplaceAllString(a.Name, "-")
+	fname := logNameRe().ReplaceAllString(a.Name, "-")
 	file := func(v any, def string) string {
 		af, _ := v.(string)
 		if af != "" {
@@ -379,7 +380,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 
 // logNameRe: characters PM2 replaces by "-" in log file names (it keeps letters,
 // digits, dots, dashes and backslashes).
-var logNameRe = regexp.MustCompile(`[^a-zA-Z0-9\\.\-]`)
+var logNameRe = lazyre.New(`[^a-zA-Z0-9\\.\-]`)
 
 // envString converts an env value to the string the process receives: numbers and
 // booleans as JavaScript prints them, objects and arrays as JSON.
@@ -523,7 +524,7 @@ func isBinary(b []byte) bool {
 // bytes, or a number followed by K, M or G (powers of 1024).
 func ParseBytes(s string) (int64, error) {
 	s = strings.TrimSpace(s)
-	if !bytesRe.MatchString(s) {
+	if !bytesRe().MatchString(s) {
 		return 0, fmt.Errorf("invalid memory size %q: expected a number of bytes or a number followed by K, M or G (e.g. 300M)", s)
 	}
 	if s[len(s)-1] >= '0' && s[len(s)-1] <= '9' {
@@ -536,7 +537,7 @@ func ParseBytes(s string) (int64, error) {
 // milliseconds, or a number followed by s, m or h.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if !durationRe.MatchString(s) {
+	if !durationRe().MatchString(s) {
 		return 0, fmt.Errorf("invalid duration %q: expected milliseconds or a number followed by s, m or h (e.g. 10s)", s)
 	}
 	var ms float64
@@ -549,6 +550,6 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 var (
-	bytesRe    = regexp.MustCompile(`^\d+(G|M|K)?$`)
-	durationRe = regexp.MustCompile(`^\d+(h|m|s)?$`)
+	bytesRe    = lazyre.New(`^\d+(G|M|K)?$`)
+	durationRe = lazyre.New(`^\d+(h|m|s)?$`)
 )

@@ -3,6 +3,8 @@ package config
 import (
 	"regexp"
 	"strings"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // option describes one key of PM2's option schema (lib/API/schema.json): the
@@ -14,14 +16,14 @@ type option struct {
 	// aliases are the alternative names as written in the schema; the camelCase form
 	// of key is added by aliasesOf.
 	aliases []string
-	regex   *regexp.Regexp
-	desc    string // message used when regex does not match
+	regex   func() *regexp.Regexp // compiled on first use
+	desc    string                // message used when regex does not match
 	min     *float64
 	unit    string // "bytes" or "time": strings such as "300M" or "10s" are converted
 	def     any    // default set when absent (nil: none)
 	// regexKey marks the pattern entry (env_*) matched against the remaining keys.
 	regexKey bool
-	pattern  *regexp.Regexp
+	pattern  func() *regexp.Regexp
 }
 
 func fp(f float64) *float64 { return &f }
@@ -47,8 +49,8 @@ var schema = []*option{
 	{key: "log_date_format", types: []string{"string"}},
 	{key: "time", types: []string{"boolean"}},
 	{key: "env", types: []string{"object", "string"}},
-	{key: `^env_\S*$`, types: []string{"object", "string"}, regexKey: true, pattern: regexp.MustCompile(`^env_\S*$`)},
-	{key: "max_memory_restart", types: []string{"string", "number"}, regex: regexp.MustCompile(`^\d+(G|M|K)?$`),
+	{key: `^env_\S*$`, types: []string{"object", "string"}, regexKey: true, pattern: lazyre.New(`^env_\S*$`)},
+	{key: "max_memory_restart", types: []string{"string", "number"}, regex: lazyre.New(`^\d+(G|M|K)?$`),
 		desc: `it should be a NUMBER - byte, "[NUMBER]G"(Gigabyte), "[NUMBER]M"(Megabyte) or "[NUMBER]K"(Kilobyte)`, unit: "bytes"},
 	{key: "pid_file", types: []string{"string"}, aliases: []string{"pid"}},
 	{key: "restart_delay", types: []string{"number"}},
@@ -70,12 +72,12 @@ var schema = []*option{
 	{key: "watch", types: []string{"boolean", "array", "string"}},
 	{key: "ignore_watch", types: []string{"array", "string"}},
 	{key: "watch_options", types: []string{"object"}},
-	{key: "min_uptime", types: []string{"number", "string"}, regex: regexp.MustCompile(`^\d+(h|m|s)?$`),
+	{key: "min_uptime", types: []string{"number", "string"}, regex: lazyre.New(`^\d+(h|m|s)?$`),
 		desc: `it should be a NUMBER - milliseconds, "[NUMBER]h"(hours), "[NUMBER]m"(minutes) or "[NUMBER]s"(seconds)`,
 		min:  fp(100), unit: "time"},
 	{key: "max_restarts", types: []string{"number"}, min: fp(0)},
 	{key: "execute_command", types: []string{"boolean"}},
-	{key: "exec_mode", types: []string{"string"}, regex: regexp.MustCompile(`^(cluster|fork)(_mode)?$`),
+	{key: "exec_mode", types: []string{"string"}, regex: lazyre.New(`^(cluster|fork)(_mode)?$`),
 		desc: `it should be "cluster"("cluster_mode") or "fork"("fork_mode") only`},
 	{key: "force", types: []string{"boolean"}},
 	{key: "append_env_to_name", types: []string{"boolean"}},
@@ -101,9 +103,9 @@ var schema = []*option{
 
 	// tend's own options, beyond PM2's schema (docs/configuration.md). PM2 drops
 	// unknown keys, so no PM2 file changes meaning by their presence.
-	{key: "kill_signal", types: []string{"string"}, regex: regexp.MustCompile(`^(SIG)?[A-Z0-9]+$|^[0-9]+$`),
+	{key: "kill_signal", types: []string{"string"}, regex: lazyre.New(`^(SIG)?[A-Z0-9]+$|^[0-9]+$`),
 		desc: `it should be a signal name such as "SIGINT", "SIGTERM" or "SIGQUIT"`},
-	{key: "log_max_size", types: []string{"string", "number"}, regex: regexp.MustCompile(`^\d+(G|M|K)?$`),
+	{key: "log_max_size", types: []string{"string", "number"}, regex: lazyre.New(`^\d+(G|M|K)?$`),
 		desc: `it should be a NUMBER - byte, "[NUMBER]G"(Gigabyte), "[NUMBER]M"(Megabyte) or "[NUMBER]K"(Kilobyte)`, unit: "bytes"},
 	{key: "log_retain", types: []string{"number"}, min: fp(0)},
 	{key: "log_compress", types: []string{"boolean"}},

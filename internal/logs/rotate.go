@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/tend-dev/tend/internal/lazyre"
 )
 
 // Rotation configures the built-in rotation of a log file. The zero value
@@ -54,10 +55,10 @@ func ParseInterval(s string) (cron.Schedule, error) {
 // "api-out"), so one policy set for an app's configured path covers every
 // instance's file.
 func policyKey(path string) string {
-	return instanceSuffix.ReplaceAllString(path, "")
+	return instanceSuffix().ReplaceAllString(path, "")
 }
 
-var instanceSuffix = regexp.MustCompile(`-[0-9]+\.log$|\.log$`)
+var instanceSuffix = lazyre.New(`-[0-9]+\.log$|\.log$`)
 
 // SetRotation sets the rotation of the file at path and of the per-instance
 // files derived from it ("x.log" also covers "x-0.log", "x-1.log"). It
