@@ -183,11 +183,14 @@ type tendTool struct {
 	bin, appBin, version string
 	home, dir            string
 	pid                  int
+	extraEnv             []string // for the daemon Init starts
 }
 
 func (t *tendTool) Name() string    { return "tend" }
 func (t *tendTool) Version() string { return t.version }
-func (t *tendTool) env() []string   { return baseEnv("TEND_HOME=" + t.home) }
+func (t *tendTool) env() []string {
+	return baseEnv(append([]string{"TEND_HOME=" + t.home}, t.extraEnv...)...)
+}
 func (t *tendTool) run(args ...string) ([]byte, error) {
 	return runCmd(t.env(), t.dir, t.bin, args...)
 }

@@ -8,7 +8,8 @@
 //	app [-notify sock] idle              wait for SIGINT/SIGTERM, then exit 0
 //	app [-notify sock] log N TRIGGER     wait for file TRIGGER, write N lines of 92 bytes to stdout, exit 0
 //	app [-notify sock] crash MS          run MS ms, send "exit <pid> <ns>", exit 1
-//	app [-notify sock] mem MB            start a child that holds MB MiB; the child sends "mem <pid> <ns>"
+//	app [-notify sock] mem MB [LIMIT]    start a child that holds MB MiB; the child sends "mem <pid> <ns>"
+//	                                     when the tree is within 2 MiB of LIMIT MiB (or once it holds MB)
 //	app [-notify sock] http ADDR         HTTP server on ADDR (SO_REUSEPORT, or fd 3 with LISTEN_FDS=1);
 //	                                     SIGINT/SIGTERM: graceful shutdown
 package main
@@ -70,9 +71,8 @@ func main() {
 		notify("exit")
 		os.Exit(1)
 	case "mem":
-		mb, _ := strconv.Atoi(args[1])
 		notify("up")
-		cmd := exec.Command("/proc/self/exe", append(os.Args[1:len(os.Args)-len(args)], "memchild", strconv.Itoa(mb))...)
+		cmd := exec.Command("/proc/self/exe", append(os.Args[1:len(os.Args)-len(args)], append([]string{"memchild"}, args[1:]...)...)...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Start(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -82,12 +82,28 @@ func main() {
 		cmd.Process.Kill()
 		os.Exit(0)
 	case "memchild":
+		// memchild MB [LIMIT_MB]: touch MB MiB; send "mem" when the process
+		// tree (this child and its parent, by RSS) comes within 2 MiB of
+		// LIMIT_MB — a manager that acts at once may stop the tree before
+		// it crosses — or, without a limit, when all MB are touched.
 		mb, _ := strconv.Atoi(args[1])
+		limit := int64(-1)
+		if len(args) > 2 {
+			l, _ := strconv.Atoi(args[2])
+			limit = int64(l-2) << 20
+		}
 		buf := make([]byte, mb<<20)
+		sent := false
 		for i := 0; i < len(buf); i += 4096 {
 			buf[i] = 1
+			if !sent && limit > 0 && i%(1<<20) == 0 && rss(os.Getpid())+rss(os.Getppid()) >= limit {
+				notify("mem")
+				sent = true
+			}
 		}
-		notify("mem")
+		if !sent {
+			notify("mem")
+		}
 		<-sigs
 		_ = buf[len(buf)-1]
 		os.Exit(0)
@@ -97,6 +113,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "unknown mode", args[0])
 		os.Exit(2)
 	}
+}
+
+// rss is a process's resident memory in bytes (0 if it cannot be read).
+func rss(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[1], 10, 64)
+	return n * int64(os.Getpagesize())
 }
 
 // logLines writes n lines of exactly 92 bytes: "L" + 10-digit sequence + " " +
