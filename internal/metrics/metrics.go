@@ -38,72 +38,84 @@ func desc(name, help string, extra ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, append(append([]string{}, labels...), extra...), nil)
 }
 
-var (
-	dStatus   = desc("tend_process_status", "1 for the app's current status, 0 for the others (PM2's statuses).", "status")
-	dRestarts = desc("tend_process_restarts_total", "Restarts of the app since it was started or reset (PM2's restart_time).")
-	dUnstable = desc("tend_process_unstable_restarts_total", "Restarts after a run shorter than min_uptime.")
-	dCPU      = desc("tend_process_cpu_seconds_total", "CPU time (user and system) used by the app's live process tree.")
-	dCPUPct   = desc("tend_process_cpu_percent", "CPU use of the app's process tree over the last sample, in percent of one core (as tend ls shows it).")
-	dMem      = desc("tend_process_resident_memory_bytes", "Resident memory of the app's whole process tree.")
-	dUptime   = desc("tend_process_uptime_seconds", "Seconds since the app last started; 0 when it is not online.")
-	dStart    = desc("tend_process_start_time_seconds", "Unix time of the app's last start.")
-	dExit     = desc("tend_process_last_exit_code", "Exit code of the app's last exit (128+n after signal n); absent before the first exit.")
-	dPID      = desc("tend_process_pid", "PID of the app's main process; 0 when it is not running.")
-	dUp       = prometheus.NewDesc("tend_daemon_uptime_seconds", "Seconds since the tend daemon started.", nil, nil)
-	dInfo     = prometheus.NewDesc("tend_daemon_info", "tend daemon build information (always 1).", []string{"version"}, nil)
-	dApps     = prometheus.NewDesc("tend_daemon_processes", "Processes the daemon supervises.", nil, nil)
-)
+// descs are the metrics' descriptions. They are built by Handler, not at
+// package init: every tend command links this package, and only a daemon
+// that serves metrics needs them.
+type descs struct {
+	status, restarts, unstable, cpu, cpuPct, mem, uptime, start, exit, pid, up, info, apps *prometheus.Desc
+}
+
+func newDescs() *descs {
+	return &descs{
+		status:   desc("tend_process_status", "1 for the app's current status, 0 for the others (PM2's statuses).", "status"),
+		restarts: desc("tend_process_restarts_total", "Restarts of the app since it was started or reset (PM2's restart_time)."),
+		unstable: desc("tend_process_unstable_restarts_total", "Restarts after a run shorter than min_uptime."),
+		cpu:      desc("tend_process_cpu_seconds_total", "CPU time (user and system) used by the app's live process tree."),
+		cpuPct:   desc("tend_process_cpu_percent", "CPU use of the app's process tree over the last sample, in percent of one core (as tend ls shows it)."),
+		mem:      desc("tend_process_resident_memory_bytes", "Resident memory of the app's whole process tree."),
+		uptime:   desc("tend_process_uptime_seconds", "Seconds since the app last started; 0 when it is not online."),
+		start:    desc("tend_process_start_time_seconds", "Unix time of the app's last start."),
+		exit:     desc("tend_process_last_exit_code", "Exit code of the app's last exit (128+n after signal n); absent before the first exit."),
+		pid:      desc("tend_process_pid", "PID of the app's main process; 0 when it is not running."),
+		up:       prometheus.NewDesc("tend_daemon_uptime_seconds", "Seconds since the tend daemon started.", nil, nil),
+		info:     prometheus.NewDesc("tend_daemon_info", "tend daemon build information (always 1).", []string{"version"}, nil),
+		apps:     prometheus.NewDesc("tend_daemon_processes", "Processes the daemon supervises.", nil, nil),
+	}
+}
 
 type collector struct {
 	opts Options
+	d    *descs
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dStatus, dRestarts, dUnstable, dCPU, dCPUPct, dMem, dUptime, dStart, dExit, dPID, dUp, dInfo, dApps} {
-		ch <- d
+	d := c.d
+	for _, x := range []*prometheus.Desc{d.status, d.restarts, d.unstable, d.cpu, d.cpuPct, d.mem, d.uptime, d.start, d.exit, d.pid, d.up, d.info, d.apps} {
+		ch <- x
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	d := c.d
 	now := time.Now()
-	ch <- prometheus.MustNewConstMetric(dUp, prometheus.GaugeValue, now.Sub(c.opts.Started).Seconds())
-	ch <- prometheus.MustNewConstMetric(dInfo, prometheus.GaugeValue, 1, c.opts.Version)
+	ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, now.Sub(c.opts.Started).Seconds())
+	ch <- prometheus.MustNewConstMetric(d.info, prometheus.GaugeValue, 1, c.opts.Version)
 	ps := c.opts.List()
-	ch <- prometheus.MustNewConstMetric(dApps, prometheus.GaugeValue, float64(len(ps)))
+	ch <- prometheus.MustNewConstMetric(d.apps, prometheus.GaugeValue, float64(len(ps)))
 	cpuSeconds := cpuSecondsOf(ps)
 	for _, p := range ps {
 		e := p.PM2Env
 		lv := []string{p.Name, strconv.Itoa(p.PMID), e.Namespace}
-		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv, extra...)...)
+		gauge := func(x *prometheus.Desc, v float64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(x, prometheus.GaugeValue, v, append(lv, extra...)...)
 		}
-		counter := func(d *prometheus.Desc, v float64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+		counter := func(x *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(x, prometheus.CounterValue, v, lv...)
 		}
 		for _, s := range Statuses {
 			v := 0.0
 			if e.Status == s {
 				v = 1
 			}
-			gauge(dStatus, v, s)
+			gauge(d.status, v, s)
 		}
-		counter(dRestarts, float64(e.RestartTime))
-		counter(dUnstable, float64(e.UnstableRestarts))
-		counter(dCPU, cpuSeconds[p.PMID])
-		gauge(dCPUPct, p.Monit.CPU)
-		gauge(dMem, float64(p.Monit.Memory))
+		counter(d.restarts, float64(e.RestartTime))
+		counter(d.unstable, float64(e.UnstableRestarts))
+		counter(d.cpu, cpuSeconds[p.PMID])
+		gauge(d.cpuPct, p.Monit.CPU)
+		gauge(d.mem, float64(p.Monit.Memory))
 		up := 0.0
 		if e.Status == api.StatusOnline && e.PMUptime > 0 {
 			up = now.Sub(time.UnixMilli(e.PMUptime)).Seconds()
 		}
-		gauge(dUptime, up)
+		gauge(d.uptime, up)
 		if e.PMUptime > 0 {
-			gauge(dStart, float64(e.PMUptime)/1000)
+			gauge(d.start, float64(e.PMUptime)/1000)
 		}
 		if e.ExitCode != nil {
-			gauge(dExit, float64(*e.ExitCode))
+			gauge(d.exit, float64(*e.ExitCode))
 		}
-		gauge(dPID, float64(p.PID))
+		gauge(d.pid, float64(p.PID))
 	}
 }
 
@@ -139,7 +151,7 @@ func cpuSecondsOf(ps []api.Process) map[int]float64 {
 func Handler(opts Options) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		&collector{opts: opts},
+		&collector{opts: opts, d: newDescs()},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
