@@ -274,7 +274,7 @@ func (m *Manager) New(name string) (*Group, error) {
 	}
 	dir := filepath.Join(m.base, fmt.Sprintf("%s.%s%d", name, m.prefix, m.seq.Add(1)))
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create cgroup: %w", err)
+		return nil, fmt.Errorf("%w: create cgroup: %v", ErrUnavailable, err)
 	}
 	return &Group{m: m, dir: dir}, nil
 }
@@ -288,15 +288,18 @@ type Group struct {
 // Dir is the group's folder.
 func (g *Group) Dir() string { return g.dir }
 
-// Pids lists the processes in the group now.
+// Pids lists the processes in the group now. The daemon itself is never
+// listed: on v1 one of its threads sits in a group while it forks an app
+// there, and cgroup.procs then shows the daemon's pid.
 func (g *Group) Pids() []int {
 	b, err := os.ReadFile(filepath.Join(g.dir, "cgroup.procs"))
 	if err != nil {
 		return nil
 	}
 	var out []int
+	self := os.Getpid()
 	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil {
+		if pid, err := strconv.Atoi(f); err == nil && pid != self {
 			out = append(out, pid)
 		}
 	}

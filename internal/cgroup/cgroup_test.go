@@ -281,3 +281,49 @@ func TestV2PlacementAndKill(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A spare group has a thread inside before the start: the child is born
+// there, the thread goes away with its goroutine, and a spare given up
+// leaves no group behind.
+func TestV1Spare(t *testing.T) {
+	m := Open(Settings{Home: t.TempDir(), Mode: "v1"})
+	if m.Version() != V1 {
+		t.Skipf("no writable cgroup v1 memory controller here: %s", m.Reason())
+	}
+	defer m.Close()
+	s := m.Prepare("crashy-0")
+	if s == nil {
+		t.Fatal("no spare")
+	}
+	g, err := s.Start(exec.Command("sleep", "1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := g.Pids()
+	if len(pids) != 1 {
+		t.Fatalf("group has %v, want the sleep alone", pids)
+	}
+	// The spare's thread goes back to the daemon's group: only the sleep
+	// stays in "tasks".
+	waitFor(t, "the spare thread to leave", func() bool {
+		b, _ := os.ReadFile(filepath.Join(g.Dir(), "tasks"))
+		return strings.TrimSpace(string(b)) == strconv.Itoa(pids[0])
+	})
+	g.Kill()
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = m.Prepare("unused-0")
+	dir := s.g.Dir()
+	s.Discard()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("discarded spare's group still there: %v", err)
+	}
+	if m.New("x"); m.Sweep() != 0 {
+		t.Fatal("groups left busy")
+	}
+	if (*Manager)(nil).Prepare("x") != nil || new(Manager).Prepare("x") != nil {
+		t.Fatal("a spare without v1")
+	}
+}

@@ -123,13 +123,14 @@ func writeFile(path, s string) error {
 }
 
 // Start starts cmd with its process already in the group, so nothing it
-// forks, however early, is outside.
+// forks, however early, is outside. An error that wraps ErrUnavailable
+// means cmd was not started because the group could not be joined.
 func (g *Group) Start(cmd *exec.Cmd) error {
 	if g.m.version == V2 {
 		// clone3(CLONE_INTO_CGROUP): the child is born in the group.
 		fd, err := unix.Open(g.dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("open cgroup: %w", err)
+			return fmt.Errorf("%w: open cgroup: %v", ErrUnavailable, err)
 		}
 		defer unix.Close(fd)
 		if cmd.SysProcAttr == nil {
@@ -148,18 +149,90 @@ func (g *Group) Start(cmd *exec.Cmd) error {
 		tid := strconv.Itoa(unix.Gettid())
 		if err := writeFile(filepath.Join(g.dir, "tasks"), tid); err != nil {
 			runtime.UnlockOSThread()
-			done <- fmt.Errorf("join cgroup: %w", err)
+			done <- fmt.Errorf("%w: join cgroup: %v", ErrUnavailable, err)
 			return
 		}
 		err := cmd.Start()
 		if werr := writeFile(filepath.Join(g.m.self, "tasks"), tid); werr != nil {
 			done <- err
-			return // still locked: the runtime ends this thread
+			return // still locked: the runtime ends this thread (or, for the main thread, parks it)
 		}
 		runtime.UnlockOSThread()
 		done <- err
 	}()
 	return <-done
+}
+
+// Spare is a group made ready before a start that is expected soon (the
+// next start of an app that restarts): on v1 a thread already inside it
+// forks the app, so the start does not wait for the kernel. Moving a thread
+// into a v1 group waits for an RCU grace period (cgroup_threadgroup_rwsem),
+// ~10 ms on an idle machine, which would otherwise sit between a crash and
+// the restart. v2 needs no spare: clone3 places the child for free.
+type Spare struct {
+	g     *Group
+	ready chan error // the thread's move into g, once
+	req   chan *exec.Cmd
+	res   chan error
+	quit  chan struct{}
+}
+
+// Prepare makes a Spare for a group named as New names one; nil where a
+// start has nothing to gain from it (v2, no cgroup) or it failed.
+func (m *Manager) Prepare(name string) *Spare {
+	if m.Version() != V1 {
+		return nil
+	}
+	g, err := m.New(name)
+	if err != nil {
+		return nil
+	}
+	s := &Spare{g: g, ready: make(chan error, 1), req: make(chan *exec.Cmd), res: make(chan error, 1), quit: make(chan struct{})}
+	go func() {
+		runtime.LockOSThread()
+		tid := strconv.Itoa(unix.Gettid())
+		if err := writeFile(filepath.Join(g.dir, "tasks"), tid); err != nil {
+			runtime.UnlockOSThread()
+			s.ready <- err
+			return
+		}
+		s.ready <- nil
+		select {
+		case cmd := <-s.req:
+			s.res <- cmd.Start()
+		case <-s.quit:
+		}
+		// Back to the daemon's group, after the start has been answered.
+		// A thread that cannot go back stays locked, so the runtime ends it
+		// with this goroutine (the main thread cannot end: it could be
+		// m0, hence the move).
+		if writeFile(filepath.Join(m.self, "tasks"), tid) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	return s
+}
+
+// Start starts cmd in the spare's group and returns the group. An error
+// that wraps ErrUnavailable means the spare could not be made ready and cmd
+// was not started: start it some other way. Start or Discard, once.
+func (s *Spare) Start(cmd *exec.Cmd) (*Group, error) {
+	if err := <-s.ready; err != nil {
+		s.g.Remove()
+		return nil, fmt.Errorf("%w: join cgroup: %v", ErrUnavailable, err)
+	}
+	s.req <- cmd
+	if err := <-s.res; err != nil {
+		s.g.Remove()
+		return nil, err
+	}
+	return s.g, nil
+}
+
+// Discard gives the spare up and removes its group.
+func (s *Spare) Discard() {
+	close(s.quit)
+	s.g.Remove()
 }
 
 // Kill sends SIGKILL to every process in the group (v2: cgroup.kill, which

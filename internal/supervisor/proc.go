@@ -57,6 +57,7 @@ type Proc struct {
 	waitingFor    string
 	lastReload    string        // how the last reload went, for describe and the CLI
 	runEnv        []string      // the environment the serving run started with
+	spare         *cgroup.Spare // the next start's cgroup, made ready; owned by the loop
 	cg            *cgroup.Group // the serving run's cgroup, nil without
 	memRestarting atomic.Bool   // a memory-limit restart is under way
 	watching      atomic.Bool   // a file watcher runs
@@ -216,6 +217,12 @@ func (p *Proc) setHealth(ready bool, health, msg string) {
 // the file watcher.
 func (p *Proc) loop() {
 	defer close(p.done)
+	defer func() {
+		if p.spare != nil {
+			p.spare.Discard()
+			p.spare = nil
+		}
+	}()
 	var (
 		cur      *run
 		exits    = make(chan exitMsg, 1)
@@ -1027,18 +1034,7 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 		cmd.Path = shim
 		cmd.Args = append([]string{"tend", execshim.Arg, path}, argv...)
 	}
-	var cg *cgroup.Group
-	if m := p.sup.opts.Cgroup; m.Version() != cgroup.None {
-		if cg, err = m.New(safeName(app.Name) + "-" + strconv.Itoa(p.id)); err != nil {
-			p.sup.logf("app %s (id %d): %v: its memory is measured from /proc", app.Name, p.id, err)
-			cg = nil
-		}
-	}
-	if cg != nil {
-		err = cg.Start(cmd)
-	} else {
-		err = cmd.Start()
-	}
+	cg, err := p.startIn(cmd, app)
 	outW.Close()
 	errW.Close()
 	ipcChild.Close()
@@ -1047,7 +1043,6 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 	}
 	if err != nil {
 		cleanup()
-		cg.Remove()
 		return nil, err
 	}
 	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
@@ -1087,6 +1082,46 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 	go p.readIPC(r, ipc, sigs)
 	go p.readNotify(r, notify, sigs)
 	return r, nil
+}
+
+// startIn starts cmd, in a cgroup of its own where the daemon has them. An
+// app that has restarted before gets a spare group for its next start
+// (cgroup.Spare), so a crash loop does not wait for the kernel at each
+// restart.
+func (p *Proc) startIn(cmd *exec.Cmd, app config.App) (*cgroup.Group, error) {
+	m := p.sup.opts.Cgroup
+	if m.Version() == cgroup.None {
+		return nil, cmd.Start()
+	}
+	name := safeName(app.Name) + "-" + strconv.Itoa(p.id)
+	var g *cgroup.Group
+	err := cgroup.ErrUnavailable
+	if s := p.spare; s != nil {
+		p.spare = nil
+		g, err = s.Start(cmd)
+	}
+	if errors.Is(err, cgroup.ErrUnavailable) { // no spare, or cmd did not start in it
+		if g, err = m.New(name); err == nil {
+			if err = g.Start(cmd); err != nil {
+				g.Remove()
+				g = nil
+			}
+		}
+	}
+	if errors.Is(err, cgroup.ErrUnavailable) { // cmd was not started
+		p.sup.logf("app %s (id %d): %v: started without a cgroup", app.Name, p.id, err)
+		return nil, cmd.Start()
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	restarted := p.restarts > 0
+	p.mu.Unlock()
+	if restarted {
+		p.spare = m.Prepare(name)
+	}
+	return g, nil
 }
 
 // fdName names a passed socket in LISTEN_FDNAMES (names cannot hold ':'):
