@@ -101,27 +101,31 @@ func (a *app) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Minute)
 }
 
-// connect returns a client of a live daemon, starting one if none runs.
-func (a *app) connect(ctx context.Context) (*client.Client, error) {
+// call makes a request to the daemon with fn, starting a daemon only when
+// none runs: the request goes first, so a running daemon costs one round trip
+// (not a ping, then the request). When the client reports that nothing
+// answers on the socket (client.ErrNoDaemon, returned only when it cannot
+// connect, so the request never reached a daemon), call starts one and calls
+// fn again.
+func (a *app) call(ctx context.Context, fn func(*client.Client) error) (*client.Client, error) {
 	c := client.New(a.home)
-	if _, err := c.Ping(ctx); err == nil {
-		return c, nil
-	} else if !errors.Is(err, client.ErrNoDaemon) {
-		return nil, err
+	err := fn(c)
+	if !errors.Is(err, client.ErrNoDaemon) {
+		return c, err
 	}
 	if err := a.spawnDaemon(ctx); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c, fn(c)
 }
 
-// connectExisting returns a client if a daemon runs, or ErrNoDaemon.
-func (a *app) connectExisting(ctx context.Context) (*client.Client, error) {
-	c := client.New(a.home)
-	if _, err := c.Ping(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+// connect returns a client of a live daemon, starting one if none answers a
+// ping.
+func (a *app) connect(ctx context.Context) (*client.Client, error) {
+	return a.call(ctx, func(c *client.Client) error {
+		_, err := c.Ping(ctx)
+		return err
+	})
 }
 
 // spawnDaemon starts `tend daemon` in the background and waits until it

@@ -104,13 +104,15 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 	default:
 		if _, statErr := os.Stat(args[0]); statErr != nil && !strings.Contains(args[0], " ") {
 			// Not a file: maybe an app that exists (PM2 starts a stopped app by name or id).
-			c, cerr := a.connectExisting(ctx)
-			if cerr == nil {
-				if ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionRestart, Target: api.Target{Names: args}}); err == nil {
-					return a.done(ctx, c, ps)
-				} else if !errors.Is(err, api.ErrNotFound) {
-					return err
-				}
+			c := client.New(a.home)
+			ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionRestart, Target: api.Target{Names: args}})
+			switch {
+			case err == nil:
+				return a.done(ctx, c, ps)
+			case errors.Is(err, client.ErrNoDaemon), errors.Is(err, api.ErrNotFound):
+				// no daemon, or no such app: a script or a command
+			default:
+				return err
 			}
 		}
 		if l, err = a.adhoc(args[0], append(args[1:], extra...), f, o); err != nil {
@@ -128,7 +130,7 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 			l.apps[i].IgnoreWatch = f.ignoreWatch
 		}
 	}
-	running := a.runningApps(ctx)
+	running, listErr := a.runningApps(ctx)
 	if err := config.CheckDependencies(l.apps, func(n string) bool { _, ok := running[n]; return ok }); err != nil {
 		return err
 	}
@@ -139,9 +141,13 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 	} else if rep := preflight.Check(l.apps, l.problems, preflight.Options{Running: online(running)}); !rep.OK() {
 		return exitError{code: 1, msg: "[tend][ERROR] " + rep.Error()}
 	}
-	c, err := a.connect(ctx)
-	if err != nil {
-		return err
+	c := client.New(a.home)
+	if listErr != nil {
+		// No daemon answered the list: start one (a daemon that answered is
+		// not asked again).
+		if c, err = a.connect(ctx); err != nil {
+			return err
+		}
 	}
 	for _, app := range l.apps {
 		n := app.Instances
@@ -162,21 +168,18 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 }
 
 // runningApps returns the status of every app the daemon knows, if one runs
-// (without starting one).
-func (a *app) runningApps(ctx context.Context) map[string]string {
+// (without starting one); the error is the list's (client.ErrNoDaemon when no
+// daemon runs).
+func (a *app) runningApps(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
-	c, err := a.connectExisting(ctx)
+	ps, err := client.New(a.home).List(ctx)
 	if err != nil {
-		return out
-	}
-	ps, err := c.List(ctx)
-	if err != nil {
-		return out
+		return out, err
 	}
 	for _, p := range ps {
 		out[p.Name] = p.PM2Env.Status
 	}
-	return out
+	return out, nil
 }
 
 func online(status map[string]string) map[string]bool {
@@ -213,7 +216,7 @@ func (a *app) checkCmd() *cobra.Command {
 			for _, w := range l.warns {
 				fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w)
 			}
-			running := a.runningApps(ctx)
+			running, _ := a.runningApps(ctx)
 			if err := config.CheckDependencies(l.apps, func(n string) bool { _, ok := running[n]; return ok }); err != nil {
 				return err
 			}
@@ -389,13 +392,7 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 			if err != nil {
 				return err
 			}
-			c, err := a.connectExisting(ctx)
-			if err != nil {
-				if errors.Is(err, client.ErrNoDaemon) {
-					return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is nothing to %s; start apps with: tend start ecosystem.config.js", a.home, use)
-				}
-				return err
-			}
+			c := client.New(a.home)
 			req := api.ActionRequest{Action: action, Target: api.Target{Names: names}}
 			if action == api.ActionStop && watch {
 				req.Action = api.ActionUnwatch // PM2: stop --watch stops watching, the app keeps running
@@ -406,6 +403,9 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 			req.Parallel = parallel
 			ps, err := c.Act(ctx, req)
 			if err != nil {
+				if errors.Is(err, client.ErrNoDaemon) {
+					return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is nothing to %s; start apps with: tend start ecosystem.config.js", a.home, use)
+				}
 				if errors.Is(err, api.ErrNotFound) {
 					return fmt.Errorf("%v (see `tend ls`)", err)
 				}
@@ -444,12 +444,8 @@ func (a *app) listCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			ps, err := c.List(ctx)
-			if err != nil {
+			var ps []api.Process
+			if _, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
 				return err
 			}
 			a.printTable(ps)
@@ -466,12 +462,8 @@ func (a *app) jlistCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			b, err := c.ListRaw(ctx)
-			if err != nil {
+			var b []byte
+			if _, err := a.call(ctx, func(c *client.Client) (err error) { b, err = c.ListRaw(ctx); return err }); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "%s\n", b)
@@ -489,12 +481,8 @@ func (a *app) describeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			ps, err := c.List(ctx)
-			if err != nil {
+			var ps []api.Process
+			if _, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
 				return err
 			}
 			var sel []api.Process
@@ -523,15 +511,12 @@ func (a *app) envCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
+			var c *client.Client // set once a daemon answered
 			id, err := strconv.Atoi(args[0])
 			if err != nil {
-				ps, lerr := c.List(ctx)
-				if lerr != nil {
-					return lerr
+				var ps []api.Process
+				if c, err = a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
+					return err
 				}
 				id = -1
 				for _, p := range ps {
@@ -544,7 +529,12 @@ func (a *app) envCmd() *cobra.Command {
 					return fmt.Errorf("process %s not found (see `tend ls`)", args[0])
 				}
 			}
-			env, err := c.Env(ctx, id)
+			var env map[string]string
+			if c == nil {
+				_, err = a.call(ctx, func(c *client.Client) (err error) { env, err = c.Env(ctx, id); return err })
+			} else {
+				env, err = c.Env(ctx, id)
+			}
 			if err != nil {
 				return err
 			}
@@ -575,12 +565,8 @@ func (a *app) pingCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			p, err := c.Ping(ctx)
-			if err != nil {
+			var p api.Ping
+			if _, err := a.call(ctx, func(c *client.Client) (err error) { p, err = c.Ping(ctx); return err }); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "{ msg: 'pong', pid: %d, version: '%s' }\n", p.PID, p.Version)
@@ -597,12 +583,8 @@ func (a *app) pidCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			ps, err := c.List(ctx)
-			if err != nil {
+			var ps []api.Process
+			if _, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
 				return err
 			}
 			for _, p := range ps {
@@ -623,7 +605,8 @@ func (a *app) killCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connectExisting(ctx)
+			c := client.New(a.home)
+			ping, err := c.Ping(ctx) // for the pid to wait for
 			if errors.Is(err, client.ErrNoDaemon) {
 				fmt.Fprintln(a.stderr, "[tend] No daemon is running.")
 				return nil
@@ -631,7 +614,6 @@ func (a *app) killCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ping, _ := c.Ping(ctx)
 			if err := c.Kill(ctx); err != nil {
 				return err
 			}
@@ -737,11 +719,7 @@ func (a *app) reloadLogsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			if err := c.ReloadLogs(ctx); err != nil {
+			if _, err := a.call(ctx, func(c *client.Client) error { return c.ReloadLogs(ctx) }); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stderr, "[tend] Log files reopened.")

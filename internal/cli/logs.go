@@ -314,12 +314,9 @@ func (a *app) logs(args []string, f *logsFlags) error {
 		ctx, cancel = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	}
 	defer cancel()
-	c, err := a.connect(ctx)
-	if err != nil {
-		return err
-	}
 	target := parseLogTarget(args)
-	all, err := c.List(ctx)
+	var all []api.Process
+	c, err := a.call(ctx, func(c *client.Client) (err error) { all, err = c.List(ctx); return err })
 	if err != nil {
 		return err
 	}

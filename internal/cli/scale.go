@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/client"
 )
 
 func (a *app) scaleCmd() *cobra.Command {
@@ -23,11 +24,11 @@ func (a *app) scaleCmd() *cobra.Command {
 			}
 			ctx, cancel := a.ctx()
 			defer cancel()
-			c, err := a.connect(ctx)
-			if err != nil {
+			var ps []api.Process
+			c, err := a.call(ctx, func(c *client.Client) (err error) {
+				ps, err = c.Scale(ctx, api.ScaleRequest{Name: args[0], Count: args[1]})
 				return err
-			}
-			ps, err := c.Scale(ctx, api.ScaleRequest{Name: args[0], Count: args[1]})
+			})
 			if err != nil {
 				return err
 			}

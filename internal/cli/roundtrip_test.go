@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tend-dev/tend/internal/api"
+)
+
+// fakeDaemon serves canned answers on home's socket and records the requests.
+type fakeDaemon struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (f *fakeDaemon) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.reqs...)
+}
+
+func startFakeDaemon(t *testing.T, home string) *fakeDaemon {
+	t.Helper()
+	ln, err := net.Listen("unix", filepath.Join(home, "tend.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeDaemon{}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.reqs = append(f.reqs, r.Method+" "+r.URL.RequestURI())
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case api.Prefix + "/ping":
+			w.Write([]byte(`{"pid":1,"version":"test"}`))
+		case api.Prefix + "/processes":
+			w.Write([]byte(`[]`))
+		default:
+			w.Write([]byte(`{}`))
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return f
+}
+
+func run(t *testing.T, home string, args ...string) (string, error) {
+	t.Helper()
+	t.Setenv("TEND_HOME", home)
+	var out bytes.Buffer
+	a := &app{stdout: &out, stderr: &out}
+	root := a.root()
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+// A running daemon gets the command's request first: no ping before it.
+func TestOneRoundTripWhenTheDaemonRuns(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"jlist"}, []string{"GET " + api.Prefix + "/processes"}},
+		{[]string{"ls"}, []string{"GET " + api.Prefix + "/processes"}},
+		{[]string{"ping"}, []string{"GET " + api.Prefix + "/ping"}},
+		{[]string{"pid"}, []string{"GET " + api.Prefix + "/processes"}},
+		{[]string{"env", "3"}, []string{"GET " + api.Prefix + "/env/3"}},
+		{[]string{"reloadLogs"}, []string{"POST " + api.Prefix + "/reload-logs"}},
+		{[]string{"stop", "all"}, []string{"POST " + api.Prefix + "/action", "GET " + api.Prefix + "/processes"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			home, err := os.MkdirTemp("", "tend-rt") // short: a unix socket path has a length limit
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(home) })
+			f := startFakeDaemon(t, home)
+			out, err := run(t, home, tc.args...)
+			if err != nil {
+				t.Fatalf("%v: %v\n%s", tc.args, err, out)
+			}
+			if got := f.requests(); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("requests %q, want %q", got, tc.want)
+			}
+			if strings.Contains(out, "Spawning") {
+				t.Errorf("a daemon was started although one answered:\n%s", out)
+			}
+		})
+	}
+}
+
+// With no daemon, commands that act on apps report it (and start none).
+func TestNoDaemonForActions(t *testing.T) {
+	home := t.TempDir()
+	_, err := run(t, home, "stop", "all")
+	if err == nil || !strings.Contains(err.Error(), "no tend daemon is running") {
+		t.Fatalf("stop all without a daemon: %v", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(home, "tend.log")); statErr == nil {
+		t.Error("stop started a daemon")
+	}
+}
