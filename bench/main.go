@@ -387,7 +387,8 @@ func (r *runner) setup() error {
 			return err
 		}
 	}
-	if _, err := runCmd(os.Environ(), src, "go", "build", "-o", tendBin, "./cmd/tend"); err != nil {
+	// Static, as the README builds it (cgo on would link libc into every CLI call and the daemon).
+	if _, err := runCmd(append(os.Environ(), "CGO_ENABLED=0"), src, "go", "build", "-o", tendBin, "./cmd/tend"); err != nil {
 		return err
 	}
 	if _, err := runCmd(os.Environ(), r.root, "go", "build", "-o", r.appBin, "./bench/app"); err != nil {
