@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/tend-dev/tend/internal/config"
 )
@@ -118,7 +119,7 @@ func (e Env) MarshalJSON() ([]byte, error) {
 	rv := reflect.ValueOf(e)
 	rest := make(map[string]any, len(e.Options))
 	for k, v := range e.Options {
-		f, typed := envKeys[k]
+		f, typed := envKeys()[k]
 		if !typed || (f.omitEmpty && rv.Field(f.index).IsZero()) {
 			rest[k] = v
 		}
@@ -138,8 +139,9 @@ func (e Env) MarshalJSON() ([]byte, error) {
 	return append(out, opts[1:]...), nil
 }
 
-// envKeys are the JSON names of Env's typed fields.
-var envKeys = func() map[string]envField {
+// envKeys are the JSON names of Env's typed fields, found on first use (only
+// the daemon encodes an Env).
+var envKeys = sync.OnceValue(func() map[string]envField {
 	m := map[string]envField{}
 	t := reflect.TypeOf(Env{})
 	for i := 0; i < t.NumField(); i++ {
@@ -149,7 +151,7 @@ var envKeys = func() map[string]envField {
 		}
 	}
 	return m
-}()
+})
 
 type envField struct {
 	index     int

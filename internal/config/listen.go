@@ -11,10 +11,8 @@ import (
 )
 
 // Zero-downtime reload options (docs/reload.md). PM2 drops unknown keys, so a
-// file that uses them still loads in PM2.
-//
-// This file's name sorts before schema.go, so its init runs before the one
-// that builds the alias tables from schema.
+// file that uses them still loads in PM2. (The alias tables over schema are
+// built on first use, after every init has added its options.)
 var reloadOptions = []*option{
 	{key: "listen", types: []string{"array", "string", "number"}},
 	{key: "reload_timeout", types: []string{"number", "string"}},

@@ -239,7 +239,7 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 		return nil, warnings, &LoadError{File: file, App: appLabel(app, index), Err: &ValidationError{Problems: errs}}
 	}
 	for _, k := range unknown {
-		if target, ok := aliasTarget[k]; ok {
+		if target, ok := tables().target[k]; ok {
 			_ = target // an alias already folded into its canonical key
 			continue
 		}
@@ -296,6 +296,7 @@ func validateOptions(app map[string]any) (map[string]any, []string, []string) {
 	res := map[string]any{}
 	var errs []string
 	consumed := map[string]bool{}
+	tab := tables()
 	for _, o := range schema {
 		if o.regexKey {
 			continue
@@ -305,7 +306,7 @@ func validateOptions(app map[string]any) (map[string]any, []string, []string) {
 		// An alias is used only while the value so far is falsy; note that a falsy
 		// value of the key itself (max_restarts: 0) is replaced by the alias value,
 		// even when that is undefined.
-		for _, a := range schemaAliases[o.key] {
+		for _, a := range tab.aliases[o.key] {
 			if !present || !truthy(val) {
 				val, present = app[a]
 			}
@@ -330,9 +331,9 @@ func validateOptions(app map[string]any) (map[string]any, []string, []string) {
 		if consumed[k] {
 			continue
 		}
-		if envPattern.pattern().MatchString(k) {
+		if tab.envPattern.pattern().MatchString(k) {
 			v := app[k]
-			if nv, ok := checkValue(k, v, envPattern, &errs); ok && truthy(nv) {
+			if nv, ok := checkValue(k, v, tab.envPattern, &errs); ok && truthy(nv) {
 				res[k] = v
 			}
 			continue
@@ -535,7 +536,7 @@ func suggestOption(key string) string {
 			try(o.key)
 		}
 	}
-	for _, a := range sortedKeys(aliasTarget) {
+	for _, a := range sortedKeys(tables().target) {
 		try(a)
 	}
 	return best

@@ -3,6 +3,7 @@ package config
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/tend-dev/tend/internal/lazyre"
 )
@@ -154,35 +155,42 @@ func (o *option) aliasList() []string {
 	return append(out, camelCase(o.key))
 }
 
-var (
-	schemaAliases = map[string][]string{} // key -> alias lookup order
-	aliasTarget   = map[string]string{}   // alias -> canonical key
-	schemaByKey   = map[string]*option{}
-	envPattern    *option
-)
+// schemaTables are the lookup tables over schema.
+type schemaTables struct {
+	aliases    map[string][]string // key -> alias lookup order
+	target     map[string]string   // alias -> canonical key
+	byKey      map[string]*option
+	envPattern *option
+}
 
-func init() {
+// tables builds the lookup tables on first use, after every init has added
+// its options to schema (and not at package init: every tend command links
+// this package).
+var tables = sync.OnceValue(func() *schemaTables {
+	t := &schemaTables{aliases: map[string][]string{}, target: map[string]string{}, byKey: map[string]*option{}}
 	for _, o := range schema {
 		if o.regexKey {
-			envPattern = o
+			t.envPattern = o
 			continue
 		}
-		schemaByKey[o.key] = o
+		t.byKey[o.key] = o
 		al := o.aliasList()
-		schemaAliases[o.key] = al
+		t.aliases[o.key] = al
 		for _, a := range al {
 			if a != o.key {
-				aliasTarget[a] = o.key
+				t.target[a] = o.key
 			}
 		}
 	}
-}
+	return t
+})
 
 // Options returns the canonical PM2 option names tend understands, with the aliases
 // accepted for each (e.g. "exec_interpreter" -> ["interpreter", "execInterpreter"]).
 func Options() map[string][]string {
-	out := make(map[string][]string, len(schemaAliases))
-	for k, al := range schemaAliases {
+	aliases := tables().aliases
+	out := make(map[string][]string, len(aliases))
+	for k, al := range aliases {
 		var keep []string
 		for _, a := range al {
 			if a != k {
