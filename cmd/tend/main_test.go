@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 		"tend":        func() { os.Exit(cli.Main(os.Args[1:])) },
 		"tend-writer": writer,
 		"tend-alloc":  alloc,
+		"tend-seq":    seq,
 		"tend-listen": listen,
 		"tend-serve":  serve,
 		"tend-http":   httpApp, // reload_test.go
@@ -65,6 +66,14 @@ func alloc() {
 	for {
 		time.Sleep(time.Hour)
 		buf[0]++
+	}
+}
+
+// seq prints "seq 0", "seq 1", … one line a millisecond, until killed.
+func seq() {
+	for i := 0; ; i++ {
+		fmt.Printf("seq %d\n", i)
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -148,6 +157,8 @@ func TestScripts(t *testing.T) {
 			"kill-app":      cmdKillApp,
 			"pg-clean":      cmdPgClean,
 			"pids-kept":     cmdPidsKept,
+			"kill-daemon":   cmdKillDaemon,
+			"check-seq":     cmdCheckSeq,
 			// logs, rotation, metrics, monit (observe_test.go)
 			"follow-start":  cmdFollowStart,
 			"follow-stop":   cmdFollowStop,
@@ -398,6 +409,40 @@ func cmdSavePids(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(lines, "\n")), 0o644))
 }
 
+// kill-daemon: SIGKILL the daemon of TEND_HOME, as a crash would, and wait
+// until it is gone.
+func cmdKillDaemon(ts *testscript.TestScript, neg bool, args []string) {
+	b, err := os.ReadFile(filepath.Join(ts.Getenv("TEND_HOME"), "daemon.lock"))
+	ts.Check(err)
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if pid <= 0 {
+		ts.Fatalf("no daemon pid in daemon.lock")
+	}
+	ts.Check(syscall.Kill(pid, syscall.SIGKILL))
+	waitFor(ts, "the daemon to die", 10*time.Second, func() (bool, string) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || strings.Contains(string(st), ") Z "), "still there"
+	})
+}
+
+// check-seq <file> <n>: once file holds n lines, they are "seq 0", "seq 1",
+// … with none missing, repeated or cut (the last, unfinished one aside).
+func cmdCheckSeq(ts *testscript.TestScript, neg bool, args []string) {
+	n, _ := strconv.Atoi(args[1])
+	path := ts.MkAbs(args[0])
+	var lines []string
+	waitFor(ts, fmt.Sprintf("%d lines in %s", n, path), 20*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(path)
+		lines = strings.Split(string(b), "\n")
+		return len(lines) > n, fmt.Sprintf("%d lines", len(lines)-1)
+	})
+	for i, l := range lines[:len(lines)-1] {
+		if want := fmt.Sprintf("seq %d", i); l != want {
+			ts.Fatalf("line %d: got %q, want %q", i+1, l, want)
+		}
+	}
+}
+
 // pids-kept <name> <file> [pm_id...]: the saved instances (except the listed
 // pm_ids) still run with the same pid.
 func cmdPidsKept(ts *testscript.TestScript, neg bool, args []string) {
@@ -513,10 +558,19 @@ func cmdStartedAfter(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// kill-app <name> [signal]: send a signal (default SIGKILL) to the app's main process, behind tend's back.
+// kill-app <name> [--pidfile]: SIGKILL the app's main process behind tend's back; its pid from
+// jlist, or with --pidfile from its pid file (while no daemon runs).
 func cmdKillApp(ts *testscript.TestScript, neg bool, args []string) {
-	v, _ := jlistValue(ts, args[0], "pid")
-	pid, _ := strconv.Atoi(v)
+	var pid int
+	if len(args) > 1 && args[1] == "--pidfile" {
+		// no daemon to ask: the pid file it wrote
+		b, err := os.ReadFile(filepath.Join(ts.Getenv("TEND_HOME"), "pids", args[0]+"-0.pid"))
+		ts.Check(err)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	} else {
+		v, _ := jlistValue(ts, args[0], "pid")
+		pid, _ = strconv.Atoi(v)
+	}
 	if pid <= 0 {
 		ts.Fatalf("%s has no pid", args[0])
 	}

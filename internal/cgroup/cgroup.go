@@ -259,6 +259,33 @@ func (m *Manager) Sweep() (busy int) {
 	return busy
 }
 
+// Groups lists the folders of the groups in the base folder.
+func (m *Manager) Groups() []string {
+	if m.Version() == None {
+		return nil
+	}
+	ents, _ := os.ReadDir(m.base)
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, filepath.Join(m.base, e.Name()))
+		}
+	}
+	return out
+}
+
+// Adopt returns the group at dir, made by an earlier daemon of this
+// TEND_HOME; nil if dir is not one of this manager's groups.
+func (m *Manager) Adopt(dir string) *Group {
+	if m.Version() == None || filepath.Dir(dir) != m.base {
+		return nil
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil
+	}
+	return &Group{m: m, dir: dir}
+}
+
 // Close removes the folder of the groups if it is empty.
 func (m *Manager) Close() {
 	if m.Version() != None {

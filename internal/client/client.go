@@ -150,6 +150,12 @@ func (c *Client) Kill(ctx context.Context) error {
 	return c.do(ctx, "POST", api.Prefix+"/kill", nil, nil)
 }
 
+// Detach makes the daemon exit without stopping any app; the next daemon
+// watches them again.
+func (c *Client) Detach(ctx context.Context) error {
+	return c.do(ctx, "POST", api.Prefix+"/detach", nil, nil)
+}
+
 // ReloadLogs makes the daemon reopen every log file.
 func (c *Client) ReloadLogs(ctx context.Context) error {
 	return c.do(ctx, "POST", api.Prefix+"/reload-logs", nil, nil)

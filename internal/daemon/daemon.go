@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,7 +56,8 @@ type Daemon struct {
 	log     *log.Logger
 	started time.Time
 	quit    chan struct{}
-	obs     observer // settings, log rotation, metrics (observe.go)
+	detach  atomic.Bool // quit leaves the apps running
+	obs     observer    // settings, log rotation, metrics (observe.go)
 }
 
 // Run serves until ctx ends, SIGINT/SIGTERM arrives, or a client asks to kill
@@ -99,11 +101,20 @@ func Run(ctx context.Context, opts Options) error {
 		d.log.Printf("memory measured as %s: no cgroup (%s)", cg.Describe(), cg.Reason())
 	} else {
 		d.log.Printf("memory measured as %s: each run of an app gets a group in %s", cg.Describe(), cg.Base())
-		if n := cg.Sweep(); n > 0 {
-			d.log.Printf("%d cgroups in %s still hold processes an earlier daemon started", n, cg.Base())
-		}
+		cg.Sweep()
 	}
 	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, Cgroup: cg})
+	res, err := d.sup.Restore()
+	if err != nil {
+		d.log.Printf("the earlier daemon's state: %v", err)
+	}
+	if res.Note != "" {
+		d.log.Printf("the earlier daemon's state: %s", res.Note)
+	}
+	if res.Adopted+res.Restarted+res.Kept > 0 {
+		d.log.Printf("carried on from the earlier daemon: %d apps still running watched again, %d gone meanwhile started again, %d stopped or errored kept",
+			res.Adopted, res.Restarted, res.Kept)
+	}
 	d.startObserving()
 	srv := &http.Server{
 		Handler:     d.routes(),
@@ -140,12 +151,18 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d.sup.Shutdown(sctx)
+	bye := "tend daemon stopped"
+	if d.detach.Load() {
+		d.sup.Detach()
+		bye = "tend daemon detached: the apps run on, the next daemon watches them again"
+	} else {
+		d.sup.Shutdown(sctx)
+	}
 	d.stopObserving(sctx)
 	ln.Close()
 	os.Remove(sock)
 	srv.Shutdown(sctx)
-	d.log.Printf("tend daemon stopped")
+	d.log.Printf("%s", bye)
 	return nil
 }
 
@@ -183,6 +200,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/scale", d.scale)
 	mux.HandleFunc("GET /v1/env/{id}", d.env)
 	mux.HandleFunc("POST /v1/kill", d.kill)
+	mux.HandleFunc("POST /v1/detach", d.detachHandler)
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
 	mux.HandleFunc("GET /v1/events", d.events)
 	return d.checkPeer(mux)
@@ -289,6 +307,13 @@ func (d *Daemon) kill(w http.ResponseWriter, r *http.Request) {
 	default:
 		close(d.quit)
 	}
+}
+
+// detachHandler ends the daemon without stopping any app, for the next
+// daemon to take over (`tend update`).
+func (d *Daemon) detachHandler(w http.ResponseWriter, r *http.Request) {
+	d.detach.Store(true)
+	d.kill(w, r)
 }
 
 func (d *Daemon) reloadLogs(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,7 @@ type Proc struct {
 	done chan struct{}
 
 	mu            sync.Mutex
+	saveMu        sync.Mutex // orders writes of the state file
 	app           config.App // this instance's spec
 	instance      int
 	status        Status
@@ -58,6 +59,10 @@ type Proc struct {
 	lastReload    string        // how the last reload went, for describe and the CLI
 	runEnv        []string      // the environment the serving run started with
 	spare         *cgroup.Spare // the next start's cgroup, made ready; owned by the loop
+	resume        *savedRun     // set by Restore: a run of an earlier daemon to watch again
+	resumeStart   string        // set by Restore: start at once, with this reason
+	pidStart      uint64        // the serving run's start time (clock ticks since boot)
+	pipes         [2]uint64     // the serving run's stdout and stderr pipes
 	cg            *cgroup.Group // the serving run's cgroup, nil without
 	memRestarting atomic.Bool   // a memory-limit restart is under way
 	watching      atomic.Bool   // a file watcher runs
@@ -74,6 +79,7 @@ const (
 	opReset
 	opUnwatch
 	opReload
+	opDetach // leave the process running for the next daemon
 )
 
 type command struct {
@@ -103,6 +109,10 @@ type run struct {
 	inodes     map[uint64]bool // the listening sockets tend passed it
 
 	cg        *cgroup.Group // its own cgroup, nil without
+	env       []string      // the environment it started with
+	pipes     [2]uint64     // inode numbers of its stdout and stderr pipes
+	adopted   bool          // started by an earlier daemon: not tend's child
+	srcs      [2]*os.File   // the daemon's ends of its output pipes
 	memNotify func()        // ends the cgroup's memory threshold
 	logf      func(format string, args ...any)
 }
@@ -193,6 +203,7 @@ func (p *Proc) setStatus(to Status, reason string) {
 	}
 	name := p.app.Name
 	p.mu.Unlock()
+	p.save() // before anyone hears of it: a daemon killed now leaves it recorded
 	p.sup.notify()
 	p.sup.Bus.Publish(api.Event{Type: "process", Time: p.sup.now().UnixMilli(), PMID: p.id, Name: name, Status: string(to), Reason: reason})
 }
@@ -546,6 +557,48 @@ func (p *Proc) loop() {
 		p.sup.logf("app %s (id %d): reload (%s): started pid %d next to pid %d; waiting until %s", app.Name, p.id, plan.mode, r.pid, oldPid, rl.waitingFor())
 	}
 	schedule()
+	if sr := p.resume; sr != nil {
+		p.resume = nil
+		r, err := p.reattach(*sr, exits)
+		if err != nil {
+			p.sup.logf("app %s (id %d): pid %d of the earlier daemon: %v: starting it again", p.app.Name, p.id, sr.PID, err)
+			p.mu.Lock()
+			p.status, p.pid = Stopped, 0
+			p.mu.Unlock()
+			p.resumeStart = "crash"
+		} else {
+			p.mu.Lock()
+			stopping := p.status == Stopping
+			if p.status != Online {
+				p.status = Launching
+			}
+			p.mu.Unlock()
+			rewatch()
+			p.adopt(r)
+			p.setStatus(Online, "")
+			p.save() // this daemon's record now
+			cur = r
+			p.sup.logf("app %s (id %d): pid %d, started by an earlier daemon, is watched again", p.app.Name, p.id, r.pid)
+			switch {
+			case p.app.Readiness != nil:
+				p.setHealth(false, HealthStarting, "")
+			case p.app.Liveness != nil:
+				p.setHealth(true, HealthStarting, "")
+			default:
+				p.setHealth(true, HealthNone, "")
+			}
+			startRunProbes(r, probes)
+			if stopping { // the earlier daemon was stopping it
+				beginStop(command{op: opStop, reply: make(chan error, 1)})
+			}
+		}
+	}
+	if reason := p.resumeStart; reason != "" {
+		p.resumeStart = ""
+		if err := relaunch(reason); err != nil {
+			p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
+		}
+	}
 	var pollC <-chan time.Time
 	var killC <-chan time.Time
 	for {
@@ -591,10 +644,18 @@ func (p *Proc) loop() {
 				p.mu.Lock()
 				p.restarts, p.counters = 0, Counters{}
 				p.mu.Unlock()
+				p.save()
 				c.reply <- nil
+			case opDetach:
+				if cur != nil {
+					cur.detach()
+				}
+				c.reply <- nil
+				return
 			case opUnwatch:
 				p.watchOff = true
 				stopWatch()
+				p.save()
 				c.reply <- nil
 			case opStart:
 				p.watchOff = false
@@ -885,8 +946,13 @@ func (p *Proc) adopt(r *run) {
 	p.mu.Lock()
 	p.pid = r.pid
 	p.startedAt = r.started
-	p.runEnv = r.cmd.Env
+	p.runEnv = r.env
 	p.cg = r.cg
+	p.pipes = r.pipes
+	p.pidStart = 0
+	if pr, ok := procstat.ReadProc(r.pid); ok {
+		p.pidStart = pr.StartTime
+	}
 	pidPath := p.pidPath
 	p.mu.Unlock()
 	if pidPath != "" {
@@ -959,13 +1025,13 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 			f.Close()
 		}
 	})
-	outR, outW, err := os.Pipe()
+	outR, outW, outIno, err := outputPipe()
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
 	closers = append(closers, func() { outR.Close(); outW.Close() })
-	errR, errW, err := os.Pipe()
+	errR, errW, errIno, err := outputPipe()
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -1046,29 +1112,15 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 		return nil, err
 	}
 	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
-		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf}
+		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf,
+		env: cmd.Env, pipes: [2]uint64{outIno, errIno}}
 	if cg != nil && app.MaxMemoryRestart > 0 {
 		// Where the kernel tells when the group crosses the limit, the
 		// sampler looks at once instead of at its next tick.
 		r.memNotify, _ = cg.Notify(app.MaxMemoryRestart, p.sup.wakeSampler)
 	}
-	stamp := logs.NewStamper(app.LogDateFormat)
-	for i, src := range []*os.File{outR, errR} {
-		stream := [2]string{"out", "err"}[i]
-		pump := &logs.Pump{Src: src, Dst: []*logs.File{files[i], files[2]}, Stamp: stamp,
-			Emit: p.emitter(stream), Want: p.sup.Bus.WantLogs}
-		r.pumps.Add(1)
-		go func() {
-			defer r.pumps.Done()
-			pump.Run()
-		}()
-	}
-	go func() {
-		r.pumps.Wait()
-		for _, f := range files {
-			f.Close()
-		}
-	}()
+	r.srcs = [2]*os.File{outR, errR}
+	p.startPumps(r, r.srcs, files)
 	// The exit watcher exists from the moment the process does.
 	go func() {
 		st, _ := cmd.Process.Wait()
@@ -1124,6 +1176,46 @@ func (p *Proc) startIn(cmd *exec.Cmd, app config.App) (*cgroup.Group, error) {
 	return g, nil
 }
 
+// detach leaves the run's process to the next daemon: the pumps stop
+// reading (what is in the pipes waits there) and write what they hold; the
+// cgroup and the pid stay.
+func (r *run) detach() {
+	for _, f := range r.srcs {
+		if f != nil {
+			f.Close()
+		}
+	}
+	r.pumps.Wait()
+	if r.memNotify != nil {
+		r.memNotify()
+	}
+}
+
+// startPumps copies the run's output streams (nil entries are skipped) into
+// its log files, and closes the files once both streams have ended.
+func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
+	stamp := logs.NewStamper(r.app.LogDateFormat)
+	for i, src := range srcs {
+		if src == nil {
+			continue
+		}
+		stream := [2]string{"out", "err"}[i]
+		pump := &logs.Pump{Src: src, Dst: []*logs.File{files[i], files[2]}, Stamp: stamp,
+			Emit: p.emitter(stream), Want: p.sup.Bus.WantLogs}
+		r.pumps.Add(1)
+		go func() {
+			defer r.pumps.Done()
+			pump.Run()
+		}()
+	}
+	go func() {
+		r.pumps.Wait()
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+}
+
 // fdName names a passed socket in LISTEN_FDNAMES (names cannot hold ':'):
 // the port for TCP, the file name for a unix socket.
 func fdName(s *listenSocket) string {
@@ -1146,6 +1238,11 @@ func (r *run) release() {
 		r.ipc.Close()
 	}
 	closeNotify(r.notify, r.notifyPath)
+	r.releaseOwn()
+}
+
+// releaseOwn frees the run's memory threshold and cgroup.
+func (r *run) releaseOwn() {
 	if r.memNotify != nil {
 		r.memNotify()
 		r.memNotify = nil

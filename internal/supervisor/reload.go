@@ -265,7 +265,7 @@ func startRunProbes(r *run, out chan<- probeResult) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	startProbes(ctx, r, r.app, r.cmd.Env, out)
+	startProbes(ctx, r, r.app, r.env, out)
 }
 
 // noteReload records how the last reload went.

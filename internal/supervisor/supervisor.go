@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
@@ -64,6 +65,8 @@ type Supervisor struct {
 	snap   *procstat.Snapshot
 
 	sampleWake chan struct{}
+
+	detaching atomic.Bool // Detach: the apps outlive this daemon
 }
 
 // New returns an empty Supervisor.
@@ -227,6 +230,7 @@ func (s *Supervisor) add(app config.App, instance int) *Proc {
 	p := newProc(s, id, instance, app)
 	s.procs[id] = p
 	s.mu.Unlock()
+	p.save()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -695,6 +699,7 @@ func (s *Supervisor) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	s.socks.closeAll()
+	os.Remove(s.stateDir()) // empty now: every process was deleted
 }
 
 // Scale sets the number of instances of the app called name. count is "N",
@@ -804,8 +809,9 @@ func (s *Supervisor) forget(id int) {
 		}
 	}
 	s.mu.Unlock()
-	if p != nil {
+	if p != nil && !s.detaching.Load() {
 		os.Remove(p.pidPath) // emptied at each stop, removed with the process
+		p.unsave()
 	}
 }
 

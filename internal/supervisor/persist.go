@@ -1,0 +1,320 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/logs"
+	"github.com/tend-dev/tend/internal/procstat"
+)
+
+// StateDir is the folder of TEND_HOME where a daemon keeps what the next
+// daemon needs to carry on if this one dies or is replaced: a file per
+// process (<pm_id>.json) with its options and counters and, while it runs,
+// how to find it again. Each process's loop rewrites its own file at each
+// change of status, before anyone hears of the change, so a daemon killed
+// at any moment leaves every started process recorded.
+const StateDir = "state"
+
+type savedProc struct {
+	BootID    string     `json:"boot_id"`
+	Daemon    int        `json:"daemon_pid"`
+	ID        int        `json:"pm_id"`
+	Instance  int        `json:"instance"`
+	App       config.App `json:"app"`
+	Status    Status     `json:"status"`
+	Restarts  int        `json:"restarts"`
+	Counters  Counters   `json:"counters"`
+	CreatedAt time.Time  `json:"created_at"`
+	Reason    string     `json:"reason,omitempty"`
+	WatchOff  bool       `json:"watch_off,omitempty"`
+	ExitCode  *int       `json:"exit_code,omitempty"`
+	ExitSig   string     `json:"exit_signal,omitempty"`
+	Run       *savedRun  `json:"run,omitempty"`
+}
+
+// savedRun finds a running process again: its pid with its start time (so a
+// reused pid is never taken for it), its cgroup, and the pipes its stdout and
+// stderr write into.
+type savedRun struct {
+	PID     int       `json:"pid"`
+	Start   uint64    `json:"start_ticks"`
+	Started time.Time `json:"started_at"`
+	Cgroup  string    `json:"cgroup,omitempty"`
+	Pipes   [2]uint64 `json:"pipes"`
+	Env     []string  `json:"env"`
+}
+
+var bootIDOnce = sync.OnceValue(func() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+})
+
+func (s *Supervisor) stateDir() string { return filepath.Join(s.opts.Home, StateDir) }
+
+func (p *Proc) statePath() string {
+	return filepath.Join(p.sup.stateDir(), strconv.Itoa(p.id)+".json")
+}
+
+// save writes the process's state file (write and rename: a file is whole
+// or absent).
+func (p *Proc) save() {
+	if p.sup.detaching.Load() {
+		return // the state on disk is the next daemon's now
+	}
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	p.mu.Lock()
+	sp := savedProc{
+		BootID: bootIDOnce(), Daemon: os.Getpid(),
+		ID: p.id, Instance: p.instance, App: p.app, Status: p.status, Restarts: p.restarts,
+		Counters: p.counters, CreatedAt: p.createdAt, Reason: p.reason, WatchOff: p.watchOff,
+		ExitCode: p.exitCode, ExitSig: p.exitSig,
+	}
+	if p.pid > 0 {
+		sp.Run = &savedRun{PID: p.pid, Start: p.pidStart, Started: p.startedAt, Pipes: p.pipes, Env: p.runEnv}
+		if p.cg != nil {
+			sp.Run.Cgroup = p.cg.Dir()
+		}
+	}
+	p.mu.Unlock()
+	b, err := json.Marshal(sp)
+	if err != nil {
+		p.sup.logf("app %s (id %d): state not saved: %v", sp.App.Name, p.id, err)
+		return
+	}
+	path := p.statePath()
+	tmp := path + ".tmp"
+	err = os.WriteFile(tmp, b, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		os.MkdirAll(filepath.Dir(path), 0o700)
+		err = os.WriteFile(tmp, b, 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		p.sup.logf("app %s (id %d): state not saved: %v", sp.App.Name, p.id, err)
+	}
+}
+
+// unsave removes the process's state file (it was deleted).
+func (p *Proc) unsave() {
+	if p.sup.detaching.Load() {
+		return
+	}
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	os.Remove(p.statePath())
+}
+
+// Restored says what Restore found.
+type Restored struct {
+	Adopted   int // still running, watched again
+	Restarted int // gone while no daemon watched: started again
+	Kept      int // stopped or errored, listed as they were
+	Note      string
+}
+
+// Restore takes over what an earlier daemon of this TEND_HOME left in its
+// state file (it died, or `tend update` replaced it): processes that still
+// run are watched again, with their pids, logs and counters; those that
+// exited meanwhile are treated as crashed and started again. A state from an
+// earlier boot of the machine is ignored. Call it once, before anything else
+// uses the supervisor.
+func (s *Supervisor) Restore() (Restored, error) {
+	var res Restored
+	ents, err := os.ReadDir(s.stateDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	var saved []savedProc
+	var bad []string
+	oldBoot := 0
+	for _, e := range ents {
+		path := filepath.Join(s.stateDir(), e.Name())
+		if !strings.HasSuffix(e.Name(), ".json") {
+			os.Remove(path) // a .tmp the dead daemon did not rename
+			continue
+		}
+		var sp savedProc
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(b, &sp)
+		}
+		switch {
+		case err != nil:
+			os.Rename(path, path+".bad")
+			bad = append(bad, fmt.Sprintf("%s: %v (kept as %s.bad)", path, err, e.Name()))
+		case sp.BootID != bootIDOnce():
+			os.Remove(path)
+			oldBoot++
+		default:
+			saved = append(saved, sp)
+		}
+	}
+	if oldBoot > 0 {
+		res.Note = fmt.Sprintf("%d processes recorded before the machine last booted: ignored", oldBoot)
+	}
+	if len(bad) > 0 {
+		err = errors.New(strings.Join(bad, "; "))
+	}
+	sort.Slice(saved, func(i, j int) bool { return saved[i].ID < saved[j].ID })
+	adopted := map[string]bool{}
+	s.mu.Lock()
+	for _, sp := range saved {
+		p := newProc(s, sp.ID, sp.Instance, sp.App)
+		p.restarts, p.counters, p.createdAt, p.reason = sp.Restarts, sp.Counters, sp.CreatedAt, sp.Reason
+		p.watchOff, p.exitCode, p.exitSig = sp.WatchOff, sp.ExitCode, sp.ExitSig
+		p.status = sp.Status
+		switch {
+		case sp.Run != nil && alive(member{sp.Run.PID, sp.Run.Start}):
+			p.resume = sp.Run
+			// listed as it runs from the first answer; its loop re-attaches
+			p.pid, p.pidStart, p.startedAt, p.runEnv, p.pipes = sp.Run.PID, sp.Run.Start, sp.Run.Started, sp.Run.Env, sp.Run.Pipes
+			res.Adopted++
+			if sp.Run.Cgroup != "" {
+				adopted[sp.Run.Cgroup] = true
+			}
+		case sp.Status == Stopped || sp.Status == Errored:
+			res.Kept++
+		case sp.Status == Stopping:
+			p.status = Stopped // it was being stopped and is gone
+			res.Kept++
+		default: // it was running or about to, and is gone
+			p.status = Stopped
+			p.resumeStart = "crash"
+			res.Restarted++
+		}
+		if sp.ID >= s.nextID {
+			s.nextID = sp.ID + 1
+		}
+		s.procs[sp.ID] = p
+	}
+	s.mu.Unlock()
+	// A group that holds processes but no saved run: a start the dead
+	// daemon had not recorded yet. Its app is started again, so the copy
+	// would be a second one.
+	if m := s.opts.Cgroup; m != nil {
+		for _, dir := range m.Groups() {
+			if g := m.Adopt(dir); g != nil && !adopted[dir] && !g.Empty() {
+				s.logf("cgroup %s holds processes of a run no state records: killed", dir)
+				g.Kill()
+				g.Remove()
+			}
+		}
+	}
+	for _, p := range s.sorted() {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			p.loop()
+			s.forget(p.id)
+		}()
+	}
+	return res, err
+}
+
+// errGone means a saved run's process no longer runs.
+var errGone = errors.New("the process is gone")
+
+// reattach watches again a run an earlier daemon started: its exit through a
+// pidfd (it is not this daemon's child, so wait4 cannot see it), its output
+// from the pipes it still writes into, its cgroup.
+func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
+	m := member{sr.PID, sr.Start}
+	fd, err := unix.PidfdOpen(sr.PID, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("pidfd_open %d: %w", sr.PID, err)
+	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	if !alive(m) { // the pid could have been reused before pidfd_open
+		pidfd.Close()
+		return nil, errGone
+	}
+	p.mu.Lock()
+	app, paths := p.app, p.logPaths
+	p.mu.Unlock()
+	r := &run{app: app, pid: sr.PID, pgid: sr.PID, started: sr.Started, done: make(chan struct{}),
+		env: sr.Env, pipes: sr.Pipes, adopted: true, logf: p.sup.logf}
+	if sr.Cgroup != "" {
+		r.cg = p.sup.opts.Cgroup.Adopt(sr.Cgroup)
+	}
+	pids := memberPids(r.tree(procstat.Take()))
+	var srcs [2]*os.File
+	for i := range srcs {
+		f, err := reopenOutput(pids, i+1, sr.Pipes[i])
+		if err != nil {
+			p.sup.logf("app %s (id %d): %s of pid %d not captured: %v", app.Name, p.id, [2]string{"stdout", "stderr"}[i], sr.PID, err)
+			continue
+		}
+		srcs[i] = f
+	}
+	var files [3]*logs.File
+	for i, lp := range paths {
+		if files[i], err = p.sup.files.Open(lp); err != nil {
+			p.sup.logf("app %s (id %d): %v", app.Name, p.id, err)
+		}
+	}
+	r.srcs = srcs
+	p.startPumps(r, srcs, files)
+	if r.cg != nil && app.MaxMemoryRestart > 0 {
+		r.memNotify, _ = r.cg.Notify(app.MaxMemoryRestart, p.sup.wakeSampler)
+	}
+	go func() {
+		defer pidfd.Close()
+		waitPidfd(pidfd)
+		// Its exit status went to whoever reaped it: unknown here.
+		e := Exit{Code: -1, Uptime: p.sup.now().Sub(r.started)}
+		close(r.done)
+		select {
+		case exits <- exitMsg{r: r, exit: e}:
+		case <-p.done:
+		}
+	}()
+	return r, nil
+}
+
+// waitPidfd returns once the process of pidfd f has exited (the pidfd polls
+// readable), without a thread blocked on it.
+func waitPidfd(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		return err != nil || n > 0
+	})
+}
+
+// Detach lets the daemon exit without stopping any app (`tend update`): the
+// state is written for the next daemon, which watches the apps again, and
+// each run's output is left in its pipe for it. Nothing may be asked of the
+// supervisor afterwards.
+func (s *Supervisor) Detach() {
+	s.detaching.Store(true)
+	s.Close()
+	for _, p := range s.sorted() {
+		select {
+		case p.cmds <- command{op: opDetach, reply: make(chan error, 1)}:
+		case <-p.done:
+		}
+	}
+	s.wg.Wait()
+}
