@@ -36,7 +36,10 @@ type Proc struct {
 	done chan struct{}
 
 	mu            sync.Mutex
-	saveMu        sync.Mutex // orders writes of the state file
+	saveMu        sync.Mutex // orders writes of the state record
+	saveSeq       uint64     // sequence number of the last record written
+	saveLen       [2]int     // lengths of the two record files
+	appJSON       []byte     // app as JSON, for the record; nil after a change of options
 	app           config.App // this instance's spec
 	instance      int
 	status        Status
@@ -150,6 +153,7 @@ var pidSuffix = regexp.MustCompile(`-[0-9]+\.pid$|\.pid$`)
 // logs are merged, and always on the pid file.
 func (p *Proc) setPaths() {
 	a := p.app
+	p.appJSON = nil // the options changed
 	paths := [3]string{a.OutFile, a.ErrorFile, a.LogFile}
 	if !a.MergeLogs {
 		for i, v := range paths {
