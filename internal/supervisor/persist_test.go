@@ -32,7 +32,7 @@ func TestRestoreNewestWholeRecord(t *testing.T) {
 		}
 	}
 	newer := rec(8, bootIDOnce(), 0, 9)
-	write("0.a", newer[:len(newer)/2])                              // torn by a SIGKILL
+	write("0.a", newer[:len(newer)/2])                             // torn by a SIGKILL
 	write("0.b", append(rec(7, bootIDOnce(), 0, 3), "garbage"...)) // longer than the next record was
 	write("1.a", rec(1, "another-boot", 1, 0))
 	write("2.a", []byte("{"))
