@@ -11,7 +11,8 @@ module.exports = {
     },
     {
       name: 'worker',
-      script: './worker.sh',
+      script: './worker.sh', // relative to cwd, as in PM2
+      cwd: __dirname,
       time: true,
       max_restarts: 10,
       min_uptime: '10s',
