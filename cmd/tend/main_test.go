@@ -182,10 +182,15 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// condition answers [cgroup]: the daemon can give apps cgroups of their own
-// on this machine (cgroup v2 delegated, or the v1 memory controller).
+// condition answers [root], and [cgroup]: the daemon can give apps cgroups
+// of their own on this machine (cgroup v2 delegated, or the v1 memory
+// controller).
 func condition(cond string) (bool, error) {
-	if cond != "cgroup" {
+	switch cond {
+	case "root": // [root]: the tests run as root
+		return os.Geteuid() == 0, nil
+	case "cgroup":
+	default:
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}
 	home, err := os.MkdirTemp("", "tend-cond")

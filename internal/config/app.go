@@ -62,6 +62,10 @@ type App struct {
 	StopExitCodes []int `json:"stop_exit_codes,omitempty"`
 	// Treekill: stop kills the whole process tree (PM2 default true).
 	Treekill bool `json:"treekill"`
+	// UID and GID, when set (PM2's uid/gid/user, resolved to numbers), are
+	// who the app runs as; only a daemon running as root can use them.
+	UID *int `json:"uid,omitempty"`
+	GID *int `json:"gid,omitempty"`
 
 	// MaxMemoryRestart in bytes (0 = no limit).
 	MaxMemoryRestart int64 `json:"max_memory_restart,omitempty"`

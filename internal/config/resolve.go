@@ -265,6 +265,10 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 			a.KillSignal = "SIG" + a.KillSignal
 		}
 	}
+	if truthy(m["uid"]) || truthy(m["gid"]) { // numbers after Normalize (resolveUser)
+		uid, gid := int(jsParseInt(m["uid"])), int(jsParseInt(m["gid"]))
+		a.UID, a.GID = &uid, &gid
+	}
 	a.RestartDelay = msOr(m["restart_delay"], 0)
 	a.ExpBackoffRestartDelay = msOr(m["exp_backoff_restart_delay"], 0)
 	a.ListenTimeout = msOr(m["listen_timeout"], 0)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -1094,6 +1095,12 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
+	if cred, err := credential(app); err != nil {
+		cleanup()
+		return nil, err
+	} else if cred != nil {
+		cmd.SysProcAttr.Credential = cred
+	}
 	if len(socks) > 0 {
 		// LISTEN_PID must be the app's own pid: start it through the shim,
 		// which sets it and execs the app in the same process.
@@ -1218,6 +1225,35 @@ func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
 			f.Close()
 		}
 	}()
+}
+
+// credential is who app runs as (PM2's uid/gid/user): the user's id, group
+// and supplementary groups; nil to run as the daemon does.
+func credential(app config.App) (*syscall.Credential, error) {
+	if app.UID == nil {
+		return nil, nil
+	}
+	uid, gid := *app.UID, os.Getgid()
+	if app.GID != nil {
+		gid = *app.GID
+	}
+	if os.Geteuid() != 0 {
+		if uid == os.Geteuid() && gid == os.Getegid() {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("uid %d / gid %d: only a daemon running as root can start an app as another user (the daemon runs as uid %d)", uid, gid, os.Geteuid())
+	}
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		if ids, err := u.GroupIds(); err == nil {
+			for _, id := range ids {
+				if g, err := strconv.Atoi(id); err == nil && g != gid {
+					cred.Groups = append(cred.Groups, uint32(g))
+				}
+			}
+		}
+	}
+	return cred, nil
 }
 
 // fdName names a passed socket in LISTEN_FDNAMES (names cannot hold ':'):
