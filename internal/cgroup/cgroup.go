@@ -41,6 +41,7 @@ type Manager struct {
 	base    string // the folder of the apps' groups
 	self    string // the daemon's own group (v1: where the spawning thread returns)
 	why     string // None: why no cgroup is used
+	mount   string // the hierarchy's mount point
 	seq     atomic.Int64
 	prefix  string
 }
@@ -232,8 +233,8 @@ func unescape(s string) string {
 	return b.String()
 }
 
-func (m *Manager) init(v Version, self, base string) *Manager {
-	m.version, m.self, m.base = v, self, base
+func (m *Manager) init(v Version, self, base, mount string) *Manager {
+	m.version, m.self, m.base, m.mount = v, self, base, mount
 	m.prefix = strconv.FormatInt(time.Now().UnixNano()/1e6%1e9, 36)
 	return m
 }
@@ -259,12 +260,14 @@ func (m *Manager) Sweep() (busy int) {
 	return busy
 }
 
-// Groups lists the folders of the groups in the base folder.
-func (m *Manager) Groups() []string {
-	if m.Version() == None {
+// Groups lists the groups in base: this manager's base folder, or the base
+// folder an earlier daemon of the same TEND_HOME used from another cgroup of
+// its own (see Adopt); nil for any other folder.
+func (m *Manager) Groups(base string) []string {
+	if m.Version() == None || !m.isBase(base) {
 		return nil
 	}
-	ents, _ := os.ReadDir(m.base)
+	ents, _ := os.ReadDir(base)
 	var out []string
 	for _, e := range ents {
 		if e.IsDir() {
@@ -274,10 +277,20 @@ func (m *Manager) Groups() []string {
 	return out
 }
 
+// isBase reports whether dir is a base folder of this TEND_HOME in this
+// manager's hierarchy: named for the home, anywhere below the mount (a daemon
+// started from another cgroup has its base there).
+func (m *Manager) isBase(dir string) bool {
+	dir = filepath.Clean(dir)
+	return dir == m.base || (filepath.Base(dir) == filepath.Base(m.base) && strings.HasPrefix(dir, m.mount+string(filepath.Separator)))
+}
+
 // Adopt returns the group at dir, made by an earlier daemon of this
-// TEND_HOME; nil if dir is not one of this manager's groups.
+// TEND_HOME, perhaps from another cgroup of its own; nil if dir is not such
+// a group.
 func (m *Manager) Adopt(dir string) *Group {
-	if m.Version() == None || filepath.Dir(dir) != m.base {
+	dir = filepath.Clean(dir)
+	if m.Version() == None || !m.isBase(filepath.Dir(dir)) {
 		return nil
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {

@@ -63,7 +63,34 @@ func openV2(h host, key string) (*Manager, error) {
 	if err := enableMemory(base); err != nil {
 		return fail("enable memory in %s: %v", base, err)
 	}
-	return new(Manager).init(V2, self, base), nil
+	m := new(Manager).init(V2, self, base, filepath.Join(h.root, h.v2Mnt))
+	if h.root == "/" {
+		// clone3 with CLONE_INTO_CGROUP needs Linux 5.7, and a seccomp
+		// filter may refuse clone3: try it once rather than fail every start.
+		if err := m.probe(); err != nil {
+			os.Remove(base)
+			return fail("cannot start a process into a cgroup (clone3, Linux 5.7): %v", err)
+		}
+	}
+	return m, nil
+}
+
+// probe starts and waits for a trivial process in a group of its own.
+func (m *Manager) probe() error {
+	prog, err := exec.LookPath("true")
+	if err != nil {
+		return nil // nothing to try with: the first start will tell
+	}
+	g, err := m.New("probe")
+	if err != nil {
+		return err
+	}
+	defer g.Remove()
+	cmd := exec.Command(prog)
+	if err := g.Start(cmd); err != nil {
+		return err
+	}
+	return cmd.Wait()
 }
 
 func enableMemory(dir string) error {
@@ -98,7 +125,7 @@ func openV1(h host, key string) (*Manager, error) {
 		os.Remove(base)
 		return fail("%v", err)
 	}
-	return new(Manager).init(V1, self, base), nil
+	return new(Manager).init(V1, self, base, filepath.Join(h.root, h.v1Mnt)), nil
 }
 
 func hasField(s, w string) bool {
@@ -146,6 +173,12 @@ func (g *Group) Start(cmd *exec.Cmd) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		if unix.Gettid() == os.Getpid() {
+			// The main thread: v1 charges the daemon's memory to its group.
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("%w: join cgroup: on the main thread", ErrUnavailable)
+			return
+		}
 		tid := strconv.Itoa(unix.Gettid())
 		if err := writeFile(filepath.Join(g.dir, "tasks"), tid); err != nil {
 			runtime.UnlockOSThread()
@@ -190,6 +223,11 @@ func (m *Manager) Prepare(name string) *Spare {
 	s := &Spare{g: g, ready: make(chan error, 1), req: make(chan *exec.Cmd), res: make(chan error, 1), quit: make(chan struct{})}
 	go func() {
 		runtime.LockOSThread()
+		if unix.Gettid() == os.Getpid() { // the main thread: see Group.Start
+			runtime.UnlockOSThread()
+			s.ready <- errors.New("on the main thread")
+			return
+		}
 		tid := strconv.Itoa(unix.Gettid())
 		if err := writeFile(filepath.Join(g.dir, "tasks"), tid); err != nil {
 			runtime.UnlockOSThread()

@@ -153,6 +153,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer cancel()
 	bye := "tend daemon stopped"
 	if d.detach.Load() {
+		ln.Close() // no new request while the apps are handed over
 		d.sup.Detach()
 		bye = "tend daemon detached: the apps run on, the next daemon watches them again"
 	} else {

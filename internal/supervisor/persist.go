@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/procstat"
@@ -47,6 +49,8 @@ type savedProc struct {
 	WatchOff  bool            `json:"watch_off,omitempty"`
 	ExitCode  *int            `json:"exit_code,omitempty"`
 	ExitSig   string          `json:"exit_signal,omitempty"`
+	Then      string          `json:"then,omitempty"`        // while stopping: stop, restart or delete
+	ThenWhy   string          `json:"then_reason,omitempty"` // why a restart
 	Run       *savedRun       `json:"run,omitempty"`
 }
 
@@ -76,7 +80,7 @@ func (p *Proc) statePaths() [2]string {
 
 // save writes the process's record into the older of its two files.
 func (p *Proc) save() {
-	if p.sup.detaching.Load() {
+	if p.detached.Load() {
 		return // the record on disk is the next daemon's now
 	}
 	p.saveMu.Lock()
@@ -91,6 +95,9 @@ func (p *Proc) save() {
 		ID: p.id, Instance: p.instance, App: p.appJSON, Status: p.status, Restarts: p.restarts,
 		Counters: p.counters, CreatedAt: p.createdAt, Reason: p.reason, WatchOff: p.watchOff,
 		ExitCode: p.exitCode, ExitSig: p.exitSig,
+	}
+	if p.status == Stopping {
+		sp.Then, sp.ThenWhy = opName(p.stopThen, ""), p.stopReason
 	}
 	if p.pid > 0 {
 		sp.Run = &savedRun{PID: p.pid, Start: p.pidStart, Started: p.startedAt, Pipes: p.pipes, Env: p.runEnv}
@@ -137,7 +144,7 @@ func writeRecord(path string, b []byte, lastLen *int) error {
 
 // unsave removes the process's record (it was deleted).
 func (p *Proc) unsave() {
-	if p.sup.detaching.Load() {
+	if p.detached.Load() {
 		return
 	}
 	p.saveMu.Lock()
@@ -226,6 +233,13 @@ func (s *Supervisor) Restore() (Restored, error) {
 		p.restarts, p.counters, p.createdAt, p.reason = sp.Restarts, sp.Counters, sp.CreatedAt, sp.Reason
 		p.watchOff, p.exitCode, p.exitSig = sp.WatchOff, sp.ExitCode, sp.ExitSig
 		p.status = sp.Status
+		p.stopThen, p.stopReason = opStop, sp.ThenWhy
+		switch sp.Then {
+		case "restart":
+			p.stopThen = opRestart
+		case "delete":
+			p.stopThen = opDelete
+		}
 		switch {
 		case sp.Run != nil && alive(member{sp.Run.PID, sp.Run.Start}):
 			p.resume = sp.Run
@@ -237,9 +251,22 @@ func (s *Supervisor) Restore() (Restored, error) {
 			}
 		case sp.Status == Stopped || sp.Status == Errored:
 			res.Kept++
+		case sp.Status == Stopping && p.stopThen == opDelete: // it was being deleted and is gone
+			for _, path := range p.statePaths() {
+				os.Remove(path)
+			}
+			continue
+		case sp.Status == Stopping && p.stopThen == opRestart:
+			p.status = Stopped
+			p.resumeStart = cmp.Or(sp.ThenWhy, "manual")
+			res.Restarted++
 		case sp.Status == Stopping:
 			p.status = Stopped // it was being stopped and is gone
 			res.Kept++
+		case sp.Status == Waiting: // for its dependencies: it waits again
+			p.status = Stopped
+			p.resumeStart = "start"
+			res.Restarted++
 		default: // it was running or about to, and is gone
 			p.status = Stopped
 			p.resumeStart = "crash"
@@ -254,12 +281,28 @@ func (s *Supervisor) Restore() (Restored, error) {
 	// A group that holds processes but no saved run: a start the dead
 	// daemon had not recorded yet. Its app is started again, so the copy
 	// would be a second one.
-	if m := s.opts.Cgroup; m != nil {
-		for _, dir := range m.Groups() {
-			if g := m.Adopt(dir); g != nil && !adopted[dir] && !g.Empty() {
-				s.logf("cgroup %s holds processes of a run no state records: killed", dir)
-				g.Kill()
-				g.Remove()
+	// The groups may be in another base folder: the earlier daemon was
+	// started from another cgroup of its own.
+	if m := s.opts.Cgroup; m.Version() != cgroup.None {
+		bases := map[string]bool{m.Base(): true}
+		for _, sp := range saved {
+			if sp.Run != nil && sp.Run.Cgroup != "" {
+				bases[filepath.Dir(sp.Run.Cgroup)] = true
+			}
+		}
+		for base := range bases {
+			for _, dir := range m.Groups(base) {
+				g := m.Adopt(dir)
+				if g == nil || adopted[dir] {
+					continue
+				}
+				if !g.Empty() {
+					s.logf("cgroup %s holds processes of a run no state records: killed", dir)
+				}
+				g.Remove() // kills what is left
+			}
+			if base != m.Base() {
+				os.Remove(base) // empty once its runs are gone
 			}
 		}
 	}
@@ -278,6 +321,20 @@ func (s *Supervisor) Restore() (Restored, error) {
 	return res, nil
 }
 
+// killSaved sends SIGKILL to what runs of a saved run this daemon could
+// not watch again, so that starting the app again makes no second copy.
+func (p *Proc) killSaved(sr savedRun) {
+	r := &run{pid: sr.PID, pgid: sr.PID}
+	if sr.Cgroup != "" {
+		r.cg = p.sup.opts.Cgroup.Adopt(sr.Cgroup)
+	}
+	members := r.tree(procstat.Take())
+	r.kill(members)
+	if r.cg != nil {
+		r.cg.Remove()
+	}
+}
+
 // errGone means a saved run's process no longer runs.
 var errGone = errors.New("the process is gone")
 
@@ -287,12 +344,22 @@ var errGone = errors.New("the process is gone")
 func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 	m := member{sr.PID, sr.Start}
 	fd, err := unix.PidfdOpen(sr.PID, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("pidfd_open %d: %w", sr.PID, err)
+	if errors.Is(err, unix.EINVAL) { // PIDFD_NONBLOCK is Linux 5.10
+		if fd, err = unix.PidfdOpen(sr.PID, 0); err == nil {
+			unix.SetNonblock(fd, true)
+		}
 	}
-	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	var pidfd *os.File
+	if err == nil {
+		pidfd = os.NewFile(uintptr(fd), "pidfd")
+	} else if !errors.Is(err, unix.ESRCH) {
+		// No pidfds here (Linux < 5.3, or a seccomp filter): poll /proc.
+		p.sup.logf("app %s (id %d): pidfd_open: %v: its exit is checked every 250 ms", p.app.Name, p.id, err)
+	}
 	if !alive(m) { // the pid could have been reused before pidfd_open
-		pidfd.Close()
+		if pidfd != nil {
+			pidfd.Close()
+		}
 		return nil, errGone
 	}
 	p.mu.Lock()
@@ -325,8 +392,18 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 		r.memNotify, _ = r.cg.Notify(app.MaxMemoryRestart, p.sup.wakeSampler)
 	}
 	go func() {
-		defer pidfd.Close()
-		waitPidfd(pidfd)
+		if pidfd != nil {
+			waitPidfd(pidfd)
+			pidfd.Close()
+		} else {
+			for alive(m) {
+				select {
+				case <-time.After(250 * time.Millisecond):
+				case <-p.done:
+					return
+				}
+			}
+		}
 		// Its exit status went to whoever reaped it: unknown here.
 		e := Exit{Code: -1, Uptime: p.sup.now().Sub(r.started)}
 		close(r.done)
@@ -357,12 +434,26 @@ func waitPidfd(f *os.File) error {
 // each run's output is left in its pipe for it. Nothing may be asked of the
 // supervisor afterwards.
 func (s *Supervisor) Detach() {
-	s.detaching.Store(true)
 	s.Close()
-	for _, p := range s.sorted() {
-		select {
-		case p.cmds <- command{op: opDetach, reply: make(chan error, 1)}:
-		case <-p.done:
+	// Until every loop has detached: a request still in flight may add one.
+	for {
+		var left []*Proc
+		for _, p := range s.sorted() {
+			if !p.detached.Load() {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		for _, p := range left {
+			reply := make(chan error, 1)
+			select {
+			case p.cmds <- command{op: opDetach, reply: reply}:
+				<-reply
+			case <-p.done:
+				time.Sleep(time.Millisecond) // deleted meanwhile: gone from the list soon
+			}
 		}
 	}
 	s.wg.Wait()

@@ -37,11 +37,14 @@ type Proc struct {
 	done chan struct{}
 
 	mu            sync.Mutex
-	saveMu        sync.Mutex // orders writes of the state record
-	saveSeq       uint64     // sequence number of the last record written
-	saveLen       [2]int     // lengths of the two record files
-	appJSON       []byte     // app as JSON, for the record; nil after a change of options
-	app           config.App // this instance's spec
+	saveMu        sync.Mutex  // orders writes of the state record
+	stopThen      op          // while stopping: what follows (stop, restart, delete), for the record
+	stopReason    string      // and why, for a restart
+	detached      atomic.Bool // Detach: the process outlives this daemon; its record is the next one's
+	saveSeq       uint64      // sequence number of the last record written
+	saveLen       [2]int      // lengths of the two record files
+	appJSON       []byte      // app as JSON, for the record; nil after a change of options
+	app           config.App  // this instance's spec
 	instance      int
 	status        Status
 	pid           int
@@ -183,7 +186,17 @@ func (p *Proc) do(c command) error {
 	case <-p.done:
 		return api.NotFoundf("process %d was deleted", p.id)
 	}
-	return <-c.reply
+	select {
+	case err := <-c.reply:
+		return err
+	case <-p.done: // the loop ended (deleted, or detached) without an answer
+		select {
+		case err := <-c.reply:
+			return err
+		default:
+			return api.NotFoundf("process %d is gone", p.id)
+		}
+	}
 }
 
 func (p *Proc) setStatus(to Status, reason string) {
@@ -425,11 +438,18 @@ func (p *Proc) loop() {
 		if st != nil {
 			if c.op > st.then {
 				st.then, st.reason = c.op, c.reason
+				p.mu.Lock()
+				p.stopThen, p.stopReason = c.op, c.reason
+				p.mu.Unlock()
+				p.save()
 			}
 			st.waiters = append(st.waiters, c.reply)
 			return
 		}
 		st = &stopping{then: c.op, reason: c.reason, waiters: []chan error{c.reply}}
+		p.mu.Lock()
+		p.stopThen, p.stopReason = c.op, c.reason
+		p.mu.Unlock()
 		p.setStatus(Stopping, "")
 		sig, err := ParseSignal(p.app.KillSignal)
 		if err != nil {
@@ -566,14 +586,29 @@ func (p *Proc) loop() {
 		p.resume = nil
 		r, err := p.reattach(*sr, exits)
 		if err != nil {
-			p.sup.logf("app %s (id %d): pid %d of the earlier daemon: %v: starting it again", p.app.Name, p.id, sr.PID, err)
+			// Never two copies: what still runs of the earlier run goes.
+			if !errors.Is(err, errGone) {
+				p.killSaved(*sr)
+			}
 			p.mu.Lock()
+			then, was := p.stopThen, p.status
 			p.status, p.pid = Stopped, 0
 			p.mu.Unlock()
-			p.resumeStart = "crash"
+			switch {
+			case was == Stopping && then == opDelete:
+				p.sup.logf("app %s (id %d): pid %d of the earlier daemon: %v; it was being deleted", p.app.Name, p.id, sr.PID, err)
+				p.sup.forget(p.id)
+				return
+			case was == Stopping && then == opStop:
+				p.sup.logf("app %s (id %d): pid %d of the earlier daemon: %v; it was being stopped", p.app.Name, p.id, sr.PID, err)
+				p.setStatus(Stopped, "")
+			default:
+				p.sup.logf("app %s (id %d): pid %d of the earlier daemon: %v: starting it again", p.app.Name, p.id, sr.PID, err)
+				p.resumeStart = "crash"
+			}
 		} else {
 			p.mu.Lock()
-			stopping := p.status == Stopping
+			stopping, then, why := p.status == Stopping, p.stopThen, p.stopReason
 			if p.status != Online {
 				p.status = Launching
 			}
@@ -593,12 +628,19 @@ func (p *Proc) loop() {
 				p.setHealth(true, HealthNone, "")
 			}
 			startRunProbes(r, probes)
-			if stopping { // the earlier daemon was stopping it
-				beginStop(command{op: opStop, reply: make(chan error, 1)})
+			if stopping { // the earlier daemon was stopping it: carry on
+				beginStop(command{op: then, reason: why, reply: make(chan error, 1)})
 			}
 		}
 	}
-	if reason := p.resumeStart; reason != "" {
+	switch reason := p.resumeStart; reason {
+	case "":
+	case "start": // it was waiting for its dependencies: no restart to count
+		p.resumeStart = ""
+		if err := launch(""); err != nil {
+			p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
+		}
+	default:
 		p.resumeStart = ""
 		if err := relaunch(reason); err != nil {
 			p.sup.logf("app %s (id %d): %v", p.app.Name, p.id, err)
@@ -652,6 +694,21 @@ func (p *Proc) loop() {
 				p.save()
 				c.reply <- nil
 			case opDetach:
+				p.detached.Store(true)
+				gone := fmt.Errorf("app %s (id %d): the daemon is being replaced (tend update); the next one takes over", p.app.Name, p.id)
+				if rl != nil { // the new instance of a reload does not serve yet: it goes
+					rl.stop()
+					rl.next.kill(rl.next.tree(procstat.Take()))
+					for _, w := range rl.waiters {
+						w <- gone
+					}
+					rl = nil
+				}
+				if st != nil { // the record says what the stop was for: the next daemon goes on
+					for _, w := range st.waiters {
+						w <- gone
+					}
+				}
 				if cur != nil {
 					cur.detach()
 				}
@@ -963,6 +1020,7 @@ func (p *Proc) adopt(r *run) {
 	if pidPath != "" {
 		writePidFile(pidPath, r.pid)
 	}
+	p.save() // the new pid, cgroup and pipes: a reload changes them with no change of status
 }
 
 // writePidFile rewrites the pid file in place.

@@ -42,6 +42,9 @@ type reloadPlan struct {
 // planReload looks at what the serving run listens on.
 func planReload(cur *run, app config.App) reloadPlan {
 	if len(app.Listen) > 0 {
+		if cur.adopted {
+			return reloadPlan{restart: "it was started by an earlier daemon, which held its listening sockets; they were not carried over"}
+		}
 		return reloadPlan{mode: "zero-downtime: shared sockets " + strings.Join(app.Listen, ", ")}
 	}
 	ls := listeningOf(memberPids(cur.tree(procstat.Take())), cur.inodes)

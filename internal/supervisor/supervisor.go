@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
@@ -65,8 +64,6 @@ type Supervisor struct {
 	snap   *procstat.Snapshot
 
 	sampleWake chan struct{}
-
-	detaching atomic.Bool // Detach: the apps outlive this daemon
 }
 
 // New returns an empty Supervisor.
@@ -809,7 +806,7 @@ func (s *Supervisor) forget(id int) {
 		}
 	}
 	s.mu.Unlock()
-	if p != nil && !s.detaching.Load() {
+	if p != nil && !p.detached.Load() {
 		os.Remove(p.pidPath) // emptied at each stop, removed with the process
 		p.unsave()
 	}
