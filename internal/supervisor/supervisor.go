@@ -640,7 +640,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		e.CronNext = p.cronNext.UnixMilli()
 	}
 	if p.cg != nil {
-		if n, err := p.cg.Memory(); err == nil {
+		if n, err := p.cg.MemoryRecent(10 * time.Second); err == nil {
 			u.Memory = n
 		}
 	}
