@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -63,7 +64,6 @@ type savedRun struct {
 	Started time.Time `json:"started_at"`
 	Cgroup  string    `json:"cgroup,omitempty"`
 	Pipes   [2]uint64 `json:"pipes"`
-	Env     []string  `json:"env"`
 }
 
 var bootIDOnce = sync.OnceValue(func() string {
@@ -100,7 +100,7 @@ func (p *Proc) save() {
 		sp.Then, sp.ThenWhy = opName(p.stopThen, ""), p.stopReason
 	}
 	if p.pid > 0 {
-		sp.Run = &savedRun{PID: p.pid, Start: p.pidStart, Started: p.startedAt, Pipes: p.pipes, Env: p.runEnv}
+		sp.Run = &savedRun{PID: p.pid, Start: p.pidStart, Started: p.startedAt, Pipes: p.pipes}
 		if p.cg != nil {
 			sp.Run.Cgroup = p.cg.Dir()
 		}
@@ -109,6 +109,10 @@ func (p *Proc) save() {
 	p.mu.Unlock()
 	b, err := json.Marshal(sp)
 	if err == nil {
+		// Padded to a multiple of 512 bytes with spaces (JSON ignores them),
+		// so the file is seldom cut to a new length.
+		b = append(b, bytes.Repeat([]byte(" "), 512-len(b)%512)...)
+		b[len(b)-1] = '\n'
 		slot := sp.Seq % 2
 		err = writeRecord(p.statePaths()[slot], b, &p.saveLen[slot])
 	}
@@ -244,7 +248,8 @@ func (s *Supervisor) Restore() (Restored, error) {
 		case sp.Run != nil && alive(member{sp.Run.PID, sp.Run.Start}):
 			p.resume = sp.Run
 			// listed as it runs from the first answer; its loop re-attaches
-			p.pid, p.pidStart, p.startedAt, p.runEnv, p.pipes = sp.Run.PID, sp.Run.Start, sp.Run.Started, sp.Run.Env, sp.Run.Pipes
+			p.pid, p.pidStart, p.startedAt, p.pipes = sp.Run.PID, sp.Run.Start, sp.Run.Started, sp.Run.Pipes
+			p.runEnv = environOf(sp.Run.PID)
 			res.Adopted++
 			if sp.Run.Cgroup != "" {
 				adopted[sp.Run.Cgroup] = true
@@ -335,6 +340,15 @@ func (p *Proc) killSaved(sr savedRun) {
 	}
 }
 
+// environOf is the environment process pid started with.
+func environOf(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+}
+
 // errGone means a saved run's process no longer runs.
 var errGone = errors.New("the process is gone")
 
@@ -366,7 +380,7 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 	app, paths := p.app, p.logPaths
 	p.mu.Unlock()
 	r := &run{app: app, pid: sr.PID, pgid: sr.PID, started: sr.Started, done: make(chan struct{}),
-		env: sr.Env, pipes: sr.Pipes, adopted: true, logf: p.sup.logf}
+		env: environOf(sr.PID), pipes: sr.Pipes, adopted: true, logf: p.sup.logf}
 	if sr.Cgroup != "" {
 		r.cg = p.sup.opts.Cgroup.Adopt(sr.Cgroup)
 	}

@@ -221,7 +221,9 @@ func (p *Proc) setStatus(to Status, reason string) {
 	}
 	name := p.app.Name
 	p.mu.Unlock()
-	p.save() // before anyone hears of it: a daemon killed now leaves it recorded
+	if to != Launching { // nothing to find again yet: the record with the pid follows
+		p.save() // before anyone hears of it: a daemon killed now leaves it recorded
+	}
 	p.sup.notify()
 	p.sup.Bus.Publish(api.Event{Type: "process", Time: p.sup.now().UnixMilli(), PMID: p.id, Name: name, Status: string(to), Reason: reason})
 }
@@ -514,6 +516,7 @@ func (p *Proc) loop() {
 		name := p.app.Name
 		p.mu.Unlock()
 		p.adopt(next)
+		p.save() // the new pid, cgroup and pipes, with no change of status
 		switch {
 		case p.app.Readiness != nil && rl.readyOK >= p.app.Readiness.SuccessThreshold:
 			p.setHealth(true, HealthHealthy, "")
@@ -1020,7 +1023,6 @@ func (p *Proc) adopt(r *run) {
 	if pidPath != "" {
 		writePidFile(pidPath, r.pid)
 	}
-	p.save() // the new pid, cgroup and pipes: a reload changes them with no change of status
 }
 
 // writePidFile rewrites the pid file in place.
