@@ -149,6 +149,9 @@ func writeFile(path, s string) error {
 	return err
 }
 
+// dance bounds how many threads are inside an app's group at once.
+var dance = make(chan struct{}, 2)
+
 // Start starts cmd with its process already in the group, so nothing it
 // forks, however early, is outside. An error that wraps ErrUnavailable
 // means cmd was not started because the group could not be joined.
@@ -169,7 +172,11 @@ func (g *Group) Start(cmd *exec.Cmd) error {
 	// v1 has no such clone flag, but it places threads: the thread that
 	// forks moves into the group, the child is born there, and the thread
 	// moves back. A thread that cannot move back ends with its goroutine
-	// (a locked thread is not reused).
+	// (a locked thread is not reused). The kernel does one move at a time
+	// anyway; a few at once keep a thousand simultaneous starts from making
+	// the runtime create (and keep) a thousand threads.
+	dance <- struct{}{}
+	defer func() { <-dance }()
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
