@@ -107,19 +107,27 @@ func (p *Proc) save() {
 	}
 	name := p.app.Name
 	p.mu.Unlock()
-	b, err := json.Marshal(sp)
+	buf := recordBufs.Get().(*bytes.Buffer)
+	defer recordBufs.Put(buf)
+	buf.Reset()
+	err := json.NewEncoder(buf).Encode(sp)
 	if err == nil {
 		// Padded to a multiple of 512 bytes with spaces (JSON ignores them),
 		// so the file is seldom cut to a new length.
-		b = append(b, bytes.Repeat([]byte(" "), 512-len(b)%512)...)
-		b[len(b)-1] = '\n'
+		for buf.Len()%512 != 0 {
+			buf.WriteByte(' ')
+		}
 		slot := sp.Seq % 2
-		err = writeRecord(p.statePaths()[slot], b, &p.saveLen[slot])
+		err = writeRecord(p.statePaths()[slot], buf.Bytes(), &p.saveLen[slot])
 	}
 	if err != nil {
 		p.sup.logf("app %s (id %d): state not saved: %v", name, p.id, err)
 	}
 }
+
+// recordBufs hold records while they are written: a thousand apps starting
+// at once would otherwise leave megabytes of garbage that the heap keeps.
+var recordBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // writeRecord overwrites path with b in place; the file is cut to b's length
 // only when it was longer (a reader decodes the first JSON value and ignores
