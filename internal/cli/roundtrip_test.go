@@ -42,6 +42,8 @@ func startFakeDaemon(t *testing.T, home string) *fakeDaemon {
 			w.Write([]byte(`{"pid":1,"version":"test"}`))
 		case api.Prefix + "/processes":
 			w.Write([]byte(`[]`))
+		case api.Prefix + "/detach": // a daemon older than tend update
+			http.NotFound(w, r)
 		default:
 			w.Write([]byte(`{}`))
 		}
@@ -106,5 +108,19 @@ func TestNoDaemonForActions(t *testing.T) {
 	}
 	if _, statErr := os.Stat(filepath.Join(home, "tend.log")); statErr == nil {
 		t.Error("stop started a daemon")
+	}
+}
+
+// tend update against a daemon that predates it says what to do instead.
+func TestUpdateOlderDaemon(t *testing.T) {
+	home, err := os.MkdirTemp("", "tend-rt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+	startFakeDaemon(t, home)
+	out, err := run(t, home, "update")
+	if err == nil || !strings.Contains(err.Error(), "predates tend update") || !strings.Contains(err.Error(), "tend kill") {
+		t.Fatalf("update: %v\n%s", err, out)
 	}
 }

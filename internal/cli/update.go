@@ -33,7 +33,10 @@ func (a *app) updateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Detach(ctx); err != nil {
+			if err := c.Detach(ctx); errors.Is(err, client.ErrUnsupported) {
+				return fmt.Errorf("the running daemon (pid %d, tend %s) predates tend update and cannot hand its apps over: "+
+					"run `tend kill`, then start your apps again with this tend", ping.PID, ping.Version)
+			} else if err != nil {
 				return err
 			}
 			if err := waitLockFree(ctx, a.home); err != nil {

@@ -89,12 +89,19 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		defer resp.Body.Close()
 		var ae api.Error
 		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Message == "" {
+			if resp.StatusCode == http.StatusNotFound {
+				return nil, fmt.Errorf("%s %s: %w", method, path, ErrUnsupported)
+			}
 			return nil, fmt.Errorf("daemon answered %s", resp.Status)
 		}
 		return nil, &ae
 	}
 	return resp, nil
 }
+
+// ErrUnsupported means the daemon does not know the request: it runs an
+// older tend than the CLI.
+var ErrUnsupported = errors.New("the running daemon does not know this request (it is an older tend)")
 
 // Ping checks the daemon.
 func (c *Client) Ping(ctx context.Context) (api.Ping, error) {
