@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/config"
 )
 
 // ErrNoDaemon means nothing answers on the socket.
@@ -155,6 +156,13 @@ func (c *Client) Env(ctx context.Context, id int) (map[string]string, error) {
 // Kill asks the daemon to stop every app and exit.
 func (c *Client) Kill(ctx context.Context) error {
 	return c.do(ctx, "POST", api.Prefix+"/kill", nil, nil)
+}
+
+// Apps returns the options of every app, once per name (`tend save`).
+func (c *Client) Apps(ctx context.Context) ([]config.App, error) {
+	var apps []config.App
+	err := c.do(ctx, "GET", api.Prefix+"/apps", nil, &apps)
+	return apps, err
 }
 
 // Detach makes the daemon exit without stopping any app; the next daemon

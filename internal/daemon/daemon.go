@@ -202,6 +202,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/env/{id}", d.env)
 	mux.HandleFunc("POST /v1/kill", d.kill)
 	mux.HandleFunc("POST /v1/detach", d.detachHandler)
+	mux.HandleFunc("GET /v1/apps", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.sup.Apps()) })
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
 	mux.HandleFunc("GET /v1/events", d.events)
 	return d.checkPeer(mux)

@@ -237,6 +237,27 @@ func (s *Supervisor) add(app config.App, instance int) *Proc {
 	return p
 }
 
+// Apps returns the options of every app, once per name, with Instances
+// set to how many instances it has now and Autostart to whether its first
+// instance runs (what `tend save` writes and `tend resurrect` starts).
+func (s *Supervisor) Apps() []config.App {
+	var out []config.App
+	at := map[string]int{}
+	for _, p := range s.sorted() {
+		p.mu.Lock()
+		a, running := p.app, p.status != Stopped && p.status != Errored
+		p.mu.Unlock()
+		if i, ok := at[a.Name]; ok {
+			out[i].Instances++
+			continue
+		}
+		a.Instances, a.Autostart = 1, running
+		at[a.Name] = len(out)
+		out = append(out, a)
+	}
+	return out
+}
+
 // StartOptions change what Start does with apps that already run.
 type StartOptions struct {
 	// Reload replaces their instances without downtime instead of

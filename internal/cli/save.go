@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/client"
+	"github.com/tend-dev/tend/internal/config"
+)
+
+// dumpFile is where `tend save` writes the apps, in TEND_HOME (PM2's
+// ~/.pm2/dump.pm2).
+const dumpFile = "dump.json"
+
+// saveCmd is PM2's `save`: the apps' options, as the daemon runs them (env
+// included), for `tend resurrect` after a reboot or a `tend kill`.
+func (a *app) saveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "save",
+		Aliases: []string{"dump"},
+		Short:   "Write every app's options to $TEND_HOME/" + dumpFile + ", for tend resurrect",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			apps, err := client.New(a.home).Apps(ctx)
+			if errors.Is(err, client.ErrNoDaemon) || (err == nil && len(apps) == 0) {
+				fmt.Fprintln(a.stderr, "[tend][WARN] tend is not managing any app: nothing saved (the last dump is kept).")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(apps, "", "  ")
+			if err != nil {
+				return err
+			}
+			path := filepath.Join(a.home, dumpFile)
+			fmt.Fprintln(a.stderr, "[tend] Saving current process list...")
+			if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o600); err != nil {
+				return err
+			}
+			if err := os.Rename(path+".tmp", path); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "[tend] Successfully saved in %s\n", path)
+			return nil
+		},
+	}
+}
+
+// resurrectCmd is PM2's `resurrect`: start what `tend save` wrote. Apps the
+// daemon already knows by name are left as they are.
+func (a *app) resurrectCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "resurrect",
+		Short: "Start the apps tend save wrote to $TEND_HOME/" + dumpFile,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			path := filepath.Join(a.home, dumpFile)
+			b, err := os.ReadFile(path)
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("no dump at %s: run `tend save` while your apps run, then `tend resurrect`", path)
+			}
+			if err != nil {
+				return err
+			}
+			var apps []config.App
+			if err := json.Unmarshal(b, &apps); err != nil {
+				return fmt.Errorf("%s: %w (write it again with `tend save`)", path, err)
+			}
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			known := map[string]bool{}
+			ps, err := c.List(ctx)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				known[p.Name] = true
+			}
+			fmt.Fprintln(a.stderr, "[tend] Resurrecting")
+			fmt.Fprintf(a.stderr, "[tend] Restoring processes located in %s\n", path)
+			var todo []config.App
+			for _, app := range apps {
+				if known[app.Name] {
+					fmt.Fprintf(a.stderr, "[tend] %s is already known: left as it is\n", app.Name)
+					continue
+				}
+				todo = append(todo, app)
+			}
+			if len(todo) > 0 {
+				if _, err := c.Start(ctx, api.StartRequest{Apps: todo}); err != nil {
+					return err
+				}
+			}
+			if ps, err = c.List(ctx); err != nil {
+				return err
+			}
+			a.printTable(ps)
+			return nil
+		},
+	}
+}
