@@ -89,7 +89,7 @@ func (a *app) root() *cobra.Command {
 		a.actionCmd("reset", nil, api.ActionReset, "Reset restart counters"),
 		a.actionCmd("flush", nil, api.ActionFlush, "Empty log files"),
 		a.listCmd(), a.jlistCmd(), a.describeCmd(), a.envCmd(), a.pingCmd(), a.pidCmd(),
-		a.killCmd(), a.updateCmd(), a.saveCmd(), a.resurrectCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
+		a.killCmd(), a.updateCmd(), a.saveCmd(), a.resurrectCmd(), a.startupCmd(), a.unstartupCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
 		a.scaleCmd(), a.checkCmd(),
 		a.monitCmd(),
 	)
