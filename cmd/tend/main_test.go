@@ -282,7 +282,12 @@ func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
 	waitFor(ts, args[0]+" "+want, timeoutArg(ts, args, 2), func() (bool, string) {
 		var seen []string
 		n := 0
-		for _, p := range list(ts) {
+		ps, err := client.New(ts.Getenv("TEND_HOME")).List(context.Background())
+		if errors.Is(err, client.ErrNoDaemon) {
+			return false, "no daemon yet" // one started in the background may not listen yet
+		}
+		ts.Check(err)
+		for _, p := range ps {
 			if p.Name == args[0] || strconv.Itoa(p.PMID) == args[0] {
 				seen = append(seen, p.PM2Env.Status)
 				if p.PM2Env.Status == want {

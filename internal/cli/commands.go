@@ -688,12 +688,13 @@ func (a *app) configCmd() *cobra.Command {
 
 func (a *app) daemonCmd() *cobra.Command {
 	var metricsAddr string
+	var resurrect bool
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the daemon in the foreground",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := daemon.Options{Home: a.home, AllowUID: -1, MetricsAddr: metricsAddr}
+			opts := daemon.Options{Home: a.home, AllowUID: -1, MetricsAddr: metricsAddr, Resurrect: resurrect}
 			if fd := os.Getenv("TEND_READY_FD"); fd != "" {
 				n, _ := strconv.Atoi(fd)
 				opts.Ready = os.NewFile(uintptr(n), "ready")
@@ -706,6 +707,7 @@ func (a *app) daemonCmd() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&resurrect, "resurrect", false, "start the apps of tend save ($TEND_HOME/"+daemon.DumpFile+") that are not running (what tend startup's unit does)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this loopback address (127.0.0.1:9209); also TEND_METRICS_ADDR or metrics_addr in $TEND_HOME/tend.json")
 	return cmd
 }

@@ -12,11 +12,10 @@ import (
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/daemon"
 )
 
-// dumpFile is where `tend save` writes the apps, in TEND_HOME (PM2's
-// ~/.pm2/dump.pm2).
-const dumpFile = "dump.json"
+const dumpFile = daemon.DumpFile
 
 // saveCmd is PM2's `save`: the apps' options, as the daemon runs them (env
 // included), for `tend resurrect` after a reboot or a `tend kill`.

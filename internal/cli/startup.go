@@ -125,7 +125,10 @@ func systemctl(args ...string) error {
 	return nil
 }
 
-// systemdUnit runs the daemon in the foreground. KillMode=process: if the
+// systemdUnit runs the daemon in the foreground; it resurrects the saved
+// apps itself (a second process in the unit's group, as ExecStartPost would
+// be, is refused once the daemon has given the group's memory controller to
+// the apps' groups). KillMode=process: if the
 // daemon dies, systemd restarts it and leaves the apps to it (it watches
 // them again); a stop (SIGTERM) makes the daemon stop every app itself.
 // Delegate=yes gives it the unit's cgroup for the apps' groups.
@@ -139,8 +142,7 @@ Type=simple
 User=%[2]s
 Environment=TEND_HOME=%[3]s
 Environment=PATH=%[4]s
-ExecStart=%[1]s daemon
-ExecStartPost=-%[1]s resurrect
+ExecStart=%[1]s daemon --resurrect
 KillMode=process
 Delegate=yes
 Restart=on-failure

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/cgroup"
+	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/supervisor"
 )
 
@@ -47,7 +48,14 @@ type Options struct {
 	// MetricsAddr, if set, serves Prometheus metrics there (loopback only);
 	// it wins over TEND_METRICS_ADDR and metrics_addr in tend.json.
 	MetricsAddr string
+	// Resurrect starts, once the earlier daemon's apps are taken over, the
+	// apps of `tend save` (DumpFile) that it does not know (`tend startup`).
+	Resurrect bool
 }
+
+// DumpFile is where `tend save` writes every app's options, in TEND_HOME
+// (PM2's ~/.pm2/dump.pm2).
+const DumpFile = "dump.json"
 
 // Daemon is a running daemon.
 type Daemon struct {
@@ -115,6 +123,9 @@ func Run(ctx context.Context, opts Options) error {
 		d.log.Printf("carried on from the earlier daemon: %d apps still running watched again, %d gone meanwhile started again, %d stopped or errored kept",
 			res.Adopted, res.Restarted, res.Kept)
 	}
+	if opts.Resurrect {
+		d.resurrect()
+	}
 	d.startObserving()
 	srv := &http.Server{
 		Handler:     d.routes(),
@@ -165,6 +176,40 @@ func Run(ctx context.Context, opts Options) error {
 	srv.Shutdown(sctx)
 	d.log.Printf("%s", bye)
 	return nil
+}
+
+// resurrect starts the saved apps the supervisor does not know, in the
+// background (the socket serves meanwhile).
+func (d *Daemon) resurrect() {
+	path := filepath.Join(d.opts.Home, DumpFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		d.log.Printf("resurrect: %v", err)
+		return
+	}
+	var apps []config.App
+	if err := json.Unmarshal(b, &apps); err != nil {
+		d.log.Printf("resurrect: %s: %v", path, err)
+		return
+	}
+	known := map[string]bool{}
+	for _, p := range d.sup.List() {
+		known[p.Name] = true
+	}
+	var todo []config.App
+	for _, a := range apps {
+		if !known[a.Name] {
+			todo = append(todo, a)
+		}
+	}
+	d.log.Printf("resurrect: %d apps from %s (%d already running)", len(todo), path, len(apps)-len(todo))
+	if len(todo) > 0 {
+		go func() {
+			if _, err := d.sup.Start(context.Background(), todo); err != nil {
+				d.log.Printf("resurrect: %v", err)
+			}
+		}()
+	}
 }
 
 type peerKey struct{}
