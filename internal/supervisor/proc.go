@@ -604,7 +604,7 @@ func (p *Proc) loop() {
 				return
 			case was == Stopping && then == opStop:
 				p.sup.logf("app %s (id %d): pid %d of the earlier daemon: %v; it was being stopped", p.app.Name, p.id, sr.PID, err)
-				p.setStatus(Stopped, "")
+				p.save() // stopped now (the status was set above, without a record)
 			default:
 				p.sup.logf("app %s (id %d): pid %d of the earlier daemon: %v: starting it again", p.app.Name, p.id, sr.PID, err)
 				p.resumeStart = "crash"
