@@ -223,6 +223,16 @@ func contextNoTimeout() (context.Context, context.CancelFunc) {
 
 // waitGone waits until process pid has exited (or is a zombie), at most
 // until ctx ends or 5 s pass.
+// waitDaemonGone waits until the daemon of pid has let go of the lock and
+// has exited, so that "killed" or "replaced" means gone.
+func waitDaemonGone(ctx context.Context, home string, pid int) error {
+	if err := waitLockFree(ctx, home); err != nil {
+		return err
+	}
+	waitGone(ctx, pid) // the lock goes with the daemon's last step
+	return nil
+}
+
 func waitGone(ctx context.Context, pid int) {
 	if pid <= 0 {
 		return

@@ -617,12 +617,9 @@ func (a *app) killCmd() *cobra.Command {
 			if err := c.Kill(ctx); err != nil {
 				return err
 			}
-			if err := waitLockFree(ctx, a.home); err != nil {
+			if err := waitDaemonGone(ctx, a.home, ping.PID); err != nil {
 				return err
 			}
-			// The lock goes with the daemon's last step; wait for its process too,
-			// so that "killed" means gone.
-			waitGone(ctx, ping.PID)
 			fmt.Fprintln(a.stderr, "[tend] Every app stopped; daemon killed.")
 			return nil
 		},

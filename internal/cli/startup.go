@@ -74,6 +74,9 @@ func (a *app) unstartupCmd() *cobra.Command {
 		Short: "Stop starting tend at boot (remove the systemd unit)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] != "systemd" {
+				return fmt.Errorf("unstartup %s: only systemd is supported", args[0])
+			}
 			u, err := startupUser(who)
 			if err != nil {
 				return err

@@ -39,10 +39,9 @@ func (a *app) updateCmd() *cobra.Command {
 			} else if err != nil {
 				return err
 			}
-			if err := waitLockFree(ctx, a.home); err != nil {
+			if err := waitDaemonGone(ctx, a.home, ping.PID); err != nil {
 				return err
 			}
-			waitGone(ctx, ping.PID)
 			c, err = a.connect(ctx)
 			if err != nil {
 				return err
