@@ -256,6 +256,9 @@ func TestNormalizeUnknownKeysAndErrors(t *testing.T) {
 		{"script": "a.js", "env_production": 5},
 		{"script": "a.js", "cron_restart": "* * *"},
 		{"script": "a.js", "cron_restart": "61 * * * *"},
+		{"script": "a.js", "cron_restart": "@daily"},
+		{"script": "a.js", "cron_restart": "0 0 * * MON#1"},
+		{"script": "a.js", "cron_restart": "1-5,10 * * * *"},
 	}
 	for _, app := range bad {
 		_, _, err := Normalize([]map[string]any{app}, "eco.json")
@@ -268,8 +271,13 @@ func TestNormalizeUnknownKeysAndErrors(t *testing.T) {
 			t.Errorf("%v: %v", app, err)
 		}
 	}
+	// PM2's cron library reads no nicknames: the error says what to write
+	_, _, err := Normalize([]map[string]any{{"name": "a", "script": "a.js", "cron_restart": "@daily"}}, "eco.json")
+	if err == nil || !strings.Contains(err.Error(), "Cron pattern error") || !strings.Contains(err.Error(), "write '0 0 * * *'") {
+		t.Errorf("@daily: %v", err)
+	}
 	// valid cron patterns
-	for _, c := range []any{"0 0 * * *", "*/5 * * * * *", "@daily", "0 0 1-15/2 jan-mar mon-fri", "0 0 L * *", 0} {
+	for _, c := range []any{"0 0 * * *", "*/5 * * * * *", "0 0 1-15/2 jan-mar mon-fri", "0 0 L * *", "2027-01-01T00:00:00", 0} {
 		if _, _, err := Normalize([]map[string]any{{"script": "a.js", "cron_restart": c}}, "x"); err != nil {
 			t.Errorf("cron %v: %v", c, err)
 		}
@@ -652,5 +660,31 @@ func TestResolveScriptLookupAndOptions(t *testing.T) {
 	a, _ = Resolve(map[string]any{"script": "a.js", "watch": []any{"src", "lib"}, "stop_exit_codes": 3.0}, ResolveOptions{BaseDir: dir})
 	if !reflect.DeepEqual(a.Watch, []string{"src", "lib"}) || !reflect.DeepEqual(a.StopExitCodes, []int{3}) {
 		t.Errorf("watch %v stop %v", a.Watch, a.StopExitCodes)
+	}
+}
+
+// TestCronMatchesCroner: the loader accepts exactly the cron_restart
+// patterns that PM2's cron library (croner 4.1.97, recorded in
+// internal/cron/testdata) accepts, and refuses the others with its reason.
+func TestCronMatchesCroner(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../cron/testdata/croner.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct{ Pattern, Error string }
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		_, _, err := Normalize([]map[string]any{{"name": "a", "script": "a.js", "cron_restart": r.Pattern}}, "eco.json")
+		switch {
+		case r.Error == "" && err != nil:
+			t.Errorf("%q: %v; PM2 accepts it", r.Pattern, err)
+		case r.Error != "" && err == nil:
+			t.Errorf("%q accepted; PM2 refuses it: %s", r.Pattern, r.Error)
+		case r.Error != "" && !strings.Contains(err.Error(), "Cron pattern error: "+strings.Replace(r.Error, "exacly", "exactly", 1)):
+			t.Errorf("%q: %v; PM2 says %s", r.Pattern, err, r.Error)
+		}
 	}
 }

@@ -1,148 +1,48 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
+	"time"
+
+	"github.com/tend-dev/tend/internal/cron"
 )
 
-// checkCron validates a cron_restart pattern the way PM2's cron library (croner) does
-// before accepting it: optional seconds, five or six fields, @nicknames, month and
-// day names, L (last day of month), ranges, steps and lists.
+// checkCron validates a cron_restart pattern as PM2 does before it accepts
+// an app: by reading it with its cron library (package cron has the same
+// dialect). A pattern PM2 refuses is refused with the library's reason and,
+// where the user likely meant something PM2 does not take, what to write.
 func checkCron(v any) error {
 	pattern, ok := v.(string)
 	if !ok {
 		return fmt.Errorf("CronPattern: Pattern has to be of type string.")
 	}
-	if strings.Contains(pattern, "@") {
-		switch strings.ToLower(strings.TrimSpace(pattern)) {
-		case "@yearly", "@annually":
-			pattern = "0 0 1 1 *"
-		case "@monthly":
-			pattern = "0 0 1 * *"
-		case "@weekly":
-			pattern = "0 0 * * 0"
-		case "@daily":
-			pattern = "0 0 * * *"
-		case "@hourly":
-			pattern = "0 * * * *"
+	if _, err := cron.Parse(pattern, time.Now()); err != nil {
+		var ce *cron.Error
+		if errors.As(err, &ce) {
+			if hint := cronHint(pattern); hint != "" {
+				return fmt.Errorf("%w (%s)", err, hint)
+			}
 		}
-	}
-	parts := strings.Split(regexp.MustCompile(`\s+`).ReplaceAllString(pattern, " "), " ")
-	if len(parts) < 5 || len(parts) > 6 {
-		return fmt.Errorf("CronPattern: invalid configuration format ('%s'), exactly five or six space separated parts are required.", pattern)
-	}
-	if len(parts) == 5 {
-		parts = append([]string{"0"}, parts...)
-	}
-	lastDOM := false
-	if strings.Contains(parts[3], "L") {
-		parts[3] = strings.Replace(parts[3], "L", "", 1)
-		lastDOM = true
-	}
-	if len(parts[4]) >= 3 {
-		parts[4] = replaceNames(parts[4], monthNames)
-	}
-	if len(parts[5]) >= 3 {
-		parts[5] = regexp.MustCompile(`(?i)-sun`).ReplaceAllString(parts[5], "-7")
-		parts[5] = replaceNames(parts[5], dayNames)
-	}
-	for i := range parts {
-		parts[i] = strings.ReplaceAll(parts[i], "?", "*")
-	}
-	for i, p := range parts {
-		bad := regexp.MustCompile(`[^/*0-9,-]+`)
-		if i == 5 {
-			bad = regexp.MustCompile(`[^/*0-9,\-#L]+`)
-		}
-		if bad.MatchString(p) {
-			return fmt.Errorf("CronPattern: configuration entry %d (%s) contains illegal characters.", i, p)
-		}
-	}
-	fields := []struct {
-		name     string
-		min, max int // valid values as written
-	}{{"second", 0, 59}, {"minute", 0, 59}, {"hour", 0, 23}, {"day", 1, 31}, {"month", 1, 12}, {"dayOfWeek", 0, 7}}
-	for i, f := range fields {
-		if parts[i] == "" && !(i == 3 && lastDOM) {
-			return fmt.Errorf("CronPattern: configuration entry %s (%s) is empty, check for trailing spaces.", f.name, parts[i])
-		}
-		if err := checkCronField(parts[i], f.name, f.min, f.max); err != nil {
-			return err
-		}
+		return err
 	}
 	return nil
 }
 
-var (
-	monthNames = []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
-	dayNames   = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-)
-
-func replaceNames(s string, names []string) string {
-	for i, n := range names {
-		num := i
-		if len(names) == 12 {
-			num = i + 1
-		}
-		s = regexp.MustCompile(`(?i)`+n).ReplaceAllString(s, strconv.Itoa(num))
+// cronHint names the pattern to write for a nickname or a Vixie/Quartz
+// extension that PM2's cron library does not read.
+func cronHint(pattern string) string {
+	nick := map[string]string{
+		"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+		"@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
 	}
-	return s
-}
-
-func checkCronField(conf, name string, lo, hi int) error {
-	if conf == "*" || conf == "" {
-		return nil
+	p := strings.ToLower(strings.TrimSpace(pattern))
+	if w, ok := nick[p]; ok {
+		return fmt.Sprintf("PM2 reads no @nicknames: write '%s'", w)
 	}
-	for _, item := range strings.Split(conf, ",") {
-		if item == "" {
-			continue
-		}
-		if strings.Contains(item, "#") {
-			if name != "dayOfWeek" {
-				return fmt.Errorf("CronPattern: nth (#) only allowed in day-of-week field")
-			}
-			item = strings.SplitN(item, "#", 2)[0]
-		}
-		if name == "dayOfWeek" {
-			item = strings.TrimSuffix(item, "L")
-		}
-		rng, step, hasStep := strings.Cut(item, "/")
-		if hasStep {
-			n, err := strconv.Atoi(step)
-			if err != nil {
-				return fmt.Errorf("CronPattern: Syntax error, illegal stepping: (NaN)")
-			}
-			if n == 0 {
-				return fmt.Errorf("CronPattern: Syntax error, illegal stepping: 0")
-			}
-			if n > hi-lo+1 {
-				return fmt.Errorf("CronPattern: Syntax error, max steps for part is (%d)", hi-lo+1)
-			}
-			if rng == "*" {
-				continue
-			}
-		}
-		from, to, isRange := strings.Cut(rng, "-")
-		a, err := strconv.Atoi(from)
-		if err != nil {
-			return fmt.Errorf("CronPattern: %s is not a number: '%s'", name, item)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(to); err != nil {
-				return fmt.Errorf("CronPattern: Syntax error, illegal upper range (NaN)")
-			}
-			if a > b {
-				return fmt.Errorf("CronPattern: From value is larger than to value: '%s'", item)
-			}
-		}
-		for _, n := range []int{a, b} {
-			if n < lo || n > hi {
-				return fmt.Errorf("CronPattern: Invalid value for %s: %d", name, n)
-			}
-		}
+	if strings.ContainsAny(p, "#lw") {
+		return "PM2's cron library reads L only alone in the day-of-month field, and no # or W"
 	}
-	return nil
+	return ""
 }

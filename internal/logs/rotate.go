@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/tend-dev/tend/internal/cron"
 
 	"github.com/tend-dev/tend/internal/lazyre"
 )
@@ -37,13 +37,14 @@ type Rotation struct {
 // Enabled reports whether the rotation does anything.
 func (r Rotation) Enabled() bool { return r.MaxSize > 0 || r.Interval != "" }
 
-// ParseInterval checks a rotation interval: a standard 5-field cron
-// expression or a descriptor such as @daily, @hourly or @every 1h.
-func ParseInterval(s string) (cron.Schedule, error) {
+// ParseInterval checks a rotation interval: a cron pattern as PM2's
+// cron_restart takes it (package cron), or @daily, @hourly, @weekly,
+// @monthly, @yearly or @every 1h.
+func ParseInterval(s string) (*cron.Schedule, error) {
 	if s == "" {
 		return nil, nil
 	}
-	sch, err := cron.ParseStandard(s)
+	sch, err := cron.ParseInterval(s, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("log rotation interval %q: %v", s, err)
 	}
@@ -112,7 +113,7 @@ func (r *Files) clock() time.Time {
 type rotState struct {
 	gen      int64
 	rot      Rotation
-	sched    cron.Schedule
+	sched    *cron.Schedule
 	next     time.Time // the first write at or after this rotates
 	failedAt time.Time // last failed rotation: retried after a while
 }
@@ -133,7 +134,7 @@ func (f *File) checkRotation(n int) {
 			if st, err := f.f.Stat(); err == nil && st.Size() > 0 {
 				from = st.ModTime()
 			}
-			f.rs.next = sch.Next(from)
+			f.rs.next = nextRotation(sch, from)
 		}
 	}
 	rot := f.rs.rot
@@ -162,8 +163,17 @@ func (f *File) checkRotation(n int) {
 	}
 	f.rs.failedAt = time.Time{}
 	if f.rs.sched != nil {
-		f.rs.next = f.rs.sched.Next(now)
+		f.rs.next = nextRotation(f.rs.sched, now)
 	}
+}
+
+// nextRotation is the schedule's next time after t, or the far future for
+// a schedule that never fires again.
+func nextRotation(s *cron.Schedule, t time.Time) time.Time {
+	if n, ok := s.Next(t); ok {
+		return n
+	}
+	return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 }
 
 // rotate moves the file aside and opens a new one at its path. Called with

@@ -1,37 +1,33 @@
 package supervisor
 
 import (
-	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/tend-dev/tend/internal/cron"
 )
 
-// cronParser reads PM2's cron_restart syntax: 5 fields, or 6 with seconds
-// first, and the @hourly-style descriptors.
-var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// nextCron returns the first time after now that spec fires. An empty spec
-// or "0" (PM2's way to turn it off) never fires.
-func nextCron(spec string, now time.Time) (time.Time, bool) {
-	spec = strings.TrimSpace(spec)
-	if spec == "" || spec == "0" {
-		return time.Time{}, false
-	}
-	sch, err := cronParser.Parse(spec)
-	if err != nil {
-		return time.Time{}, false
-	}
-	next := sch.Next(now)
-	return next, !next.IsZero()
+// cronSchedule is an app's cron_restart, read once per pattern as PM2 reads
+// it once when it registers the job (`?` is the moment it was read).
+type cronSchedule struct {
+	spec  string
+	sched *cron.Schedule
 }
 
-// ValidCron reports whether spec is a cron_restart tend can run.
-func ValidCron(spec string) error {
-	spec = strings.TrimSpace(spec)
-	if spec == "" || spec == "0" {
-		return nil
+// next returns the first time after now that spec fires. An empty spec or
+// "0" (PM2's way to turn it off) never fires, nor does a pattern that does
+// not parse (the config loader has refused it already).
+func (c *cronSchedule) next(spec string, now time.Time) (time.Time, bool) {
+	if spec != c.spec || (c.sched == nil && !cron.Off(spec)) {
+		c.spec, c.sched = spec, nil
+		if !cron.Off(spec) {
+			c.sched, _ = cron.Parse(spec, now)
+		}
 	}
-	_, err := cronParser.Parse(spec)
-	return err
+	return c.sched.Next(now)
+}
+
+// nextCron is next for a pattern read now.
+func nextCron(spec string, now time.Time) (time.Time, bool) {
+	var c cronSchedule
+	return c.next(spec, now)
 }

@@ -16,7 +16,8 @@ func TestNextCron(t *testing.T) {
 		{"*/15 * * * *", time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC), true},
 		{"30 * * * * *", time.Date(2026, 11, 25, 10, 18, 30, 0, time.UTC), true}, // 6 fields: seconds first
 		{"0 3 * * 1", time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC), true},       // next Monday 03:00
-		{"@daily", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), true},
+		{"@daily", time.Time{}, false},                                           // PM2 reads no nicknames
+		{"0 0 1,30 * *", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), true},
 		{"0", time.Time{}, false},
 		{"", time.Time{}, false},
 		{"not cron", time.Time{}, false},

@@ -267,6 +267,7 @@ func (p *Proc) loop() {
 		st       *stopping
 		cronT    *time.Timer
 		cronC    <-chan time.Time
+		crons    cronSchedule
 		watch    *watcher
 	)
 	stopWatch := func() {
@@ -297,7 +298,7 @@ func (p *Proc) loop() {
 			cronT.Stop()
 			cronT, cronC = nil, nil
 		}
-		next, ok := nextCron(p.app.CronRestart, p.sup.now())
+		next, ok := crons.next(p.app.CronRestart, p.sup.now())
 		p.mu.Lock()
 		p.cronNext = next
 		p.mu.Unlock()
