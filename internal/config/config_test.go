@@ -189,6 +189,9 @@ func TestNormalizeQuirks(t *testing.T) {
 		{map[string]any{"script": "a.js", "stop_exit_codes": []any{0, 2}}, "stop_exit_codes", []any{0.0, 2.0}},
 		// a falsy value of a key with an alias is replaced by the (absent) alias
 		{map[string]any{"script": "a.js", "max_restarts": 0}, "max_restarts", nil},
+		// ... but tend's own options keep theirs
+		{map[string]any{"script": "a.js", "log_retain": 0}, "log_retain", 0.0},
+		{map[string]any{"script": "a.js", "log_compress": false}, "log_compress", false},
 		{map[string]any{"script": "a.js", "autorestart": false}, "autorestart", false},
 		{map[string]any{"script": "a.js", "time": true}, "log_date_format", "YYYY-MM-DDTHH:mm:ss"},
 		{map[string]any{"script": "a.js", "automation": false}, "pmx", false},

@@ -306,8 +306,10 @@ func validateOptions(app map[string]any) (map[string]any, []string, []string) {
 		// An alias is used only while the value so far is falsy; note that a falsy
 		// value of the key itself (max_restarts: 0) is replaced by the alias value,
 		// even when that is undefined.
+		// tend's own options keep their falsy values (log_retain: 0 keeps
+		// every rotated file, log_compress: false overrides tend.json).
 		for _, a := range tab.aliases[o.key] {
-			if !present || !truthy(val) {
+			if !present || (!truthy(val) && !tendOptions[o.key]) {
 				val, present = app[a]
 			}
 		}
