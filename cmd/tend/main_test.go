@@ -171,6 +171,8 @@ func TestScripts(t *testing.T) {
 			"pids-kept":     cmdPidsKept,
 			"kill-daemon":   cmdKillDaemon,
 			"check-seq":     cmdCheckSeq,
+			"log-bounded":   cmdLogBounded, // survive_test.go
+			"wait-glob":     cmdWaitGlob,
 			// logs, rotation, metrics, monit (observe_test.go)
 			"follow-start":  cmdFollowStart,
 			"follow-stop":   cmdFollowStop,
@@ -449,6 +451,18 @@ func cmdKillDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	waitFor(ts, "the daemon to die", 10*time.Second, func() (bool, string) {
 		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		return err != nil || strings.Contains(string(st), ") Z "), "still there"
+	})
+	// A zombie leader may still have threads that hold its files (the
+	// socket would still accept, then reset): wait for its lock to be free.
+	lock, err := os.Open(filepath.Join(ts.Getenv("TEND_HOME"), "daemon.lock"))
+	ts.Check(err)
+	defer lock.Close()
+	waitFor(ts, "the daemon's files to close", 10*time.Second, func() (bool, string) {
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			return false, "daemon.lock still held"
+		}
+		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		return true, ""
 	})
 }
 

@@ -111,7 +111,8 @@ func Run(ctx context.Context, opts Options) error {
 		d.log.Printf("memory measured as %s: each run of an app gets a group in %s", cg.Describe(), cg.Base())
 		cg.Sweep()
 	}
-	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, Cgroup: cg})
+	d.loadSettings()
+	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, Cgroup: cg, LogRotation: d.obs.rotation})
 	res, err := d.sup.Restore()
 	if err != nil {
 		d.log.Printf("the earlier daemon's state: %v", err)
@@ -126,7 +127,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Resurrect {
 		d.resurrect()
 	}
-	d.startObserving()
+	d.serveMetrics()
 	srv := &http.Server{
 		Handler:     d.routes(),
 		ConnContext: withPeer,
@@ -305,10 +306,6 @@ func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
 	var req api.StartRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeErr(w, api.BadInputf("decode start request: %v", err))
-		return
-	}
-	if err := d.applyRotation(req.Apps); err != nil {
-		writeErr(w, err)
 		return
 	}
 	ps, err := d.sup.Start(r.Context(), req.Apps, supervisor.StartOptions{Reload: req.Reload, Parallel: req.Parallel})

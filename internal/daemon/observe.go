@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/metrics"
@@ -140,13 +139,10 @@ func checkLoopback(addr string) error {
 	return nil
 }
 
-// startObserving loads the settings, applies the global log rotation and
-// starts the metrics server if one is configured. Problems are logged; they
-// never stop the daemon.
-func (d *Daemon) startObserving() {
+// loadSettings reads tend.json and the global log rotation it sets, before
+// the supervisor exists. Problems are logged; they never stop the daemon.
+func (d *Daemon) loadSettings() {
 	o := &d.obs
-	files := d.sup.Files()
-	files.Logf = d.log.Printf
 	s, err := LoadSettings(d.opts.Home)
 	if err != nil {
 		d.log.Printf("settings ignored: %v", err)
@@ -154,10 +150,15 @@ func (d *Daemon) startObserving() {
 	o.settings = s
 	o.rotation, _ = s.Rotation()
 	if o.rotation.Enabled() {
-		files.SetDefaultRotation(o.rotation)
 		d.log.Printf("log rotation for every app: %s", describeRotation(o.rotation))
 	}
-	addr := metricsAddr(d.opts.MetricsAddr, s)
+}
+
+// serveMetrics starts the metrics server if one is configured. Problems
+// are logged; they never stop the daemon.
+func (d *Daemon) serveMetrics() {
+	o := &d.obs
+	addr := metricsAddr(d.opts.MetricsAddr, o.settings)
 	if addr == "" {
 		return
 	}
@@ -202,46 +203,4 @@ func describeRotation(r logs.Rotation) string {
 		parts = append(parts, "gzip")
 	}
 	return strings.Join(parts, ", ")
-}
-
-// AppRotation is the rotation of an app's log files: its own log_* options
-// over the global ones.
-func AppRotation(app config.App, global logs.Rotation) (logs.Rotation, error) {
-	r := global
-	if app.LogMaxSize > 0 {
-		r.MaxSize = app.LogMaxSize
-	}
-	if app.LogRotateInterval != "" {
-		r.Interval = app.LogRotateInterval
-	}
-	if app.LogRetain != nil {
-		r.Retain = *app.LogRetain
-	}
-	if app.LogCompress != nil {
-		r.Compress = *app.LogCompress
-	}
-	if _, err := logs.ParseInterval(r.Interval); err != nil {
-		return r, api.BadInputf("app %s: %v", app.Name, err)
-	}
-	return r, nil
-}
-
-// applyRotation registers the rotation of each app's log files before the
-// supervisor opens them.
-func (d *Daemon) applyRotation(apps []config.App) error {
-	rots := make([]logs.Rotation, len(apps))
-	for i, app := range apps {
-		r, err := AppRotation(app, d.obs.rotation)
-		if err != nil {
-			return err
-		}
-		rots[i] = r
-	}
-	files := d.sup.Files()
-	for i, app := range apps {
-		for _, p := range []string{app.OutFile, app.ErrorFile, app.LogFile} {
-			files.SetRotation(p, rots[i])
-		}
-	}
-	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/tend-dev/tend/internal/api"
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/logs"
 )
 
@@ -100,39 +99,5 @@ func TestSettings(t *testing.T) {
 		if _, err := LoadSettings(home); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
-	}
-}
-
-func TestAppRotation(t *testing.T) {
-	global := logs.Rotation{MaxSize: 1 << 20, Retain: 30}
-	yes, five := true, 5
-	r, err := AppRotation(config.App{Name: "a", LogMaxSize: 2 << 20, LogRetain: &five, LogCompress: &yes}, global)
-	if err != nil || r != (logs.Rotation{MaxSize: 2 << 20, Retain: 5, Compress: true}) {
-		t.Fatalf("%+v %v", r, err)
-	}
-	if r, _ := AppRotation(config.App{Name: "b"}, global); r != global {
-		t.Fatalf("app without options: %+v", r)
-	}
-	if _, err := AppRotation(config.App{Name: "c", LogRotateInterval: "every day"}, global); err == nil {
-		t.Fatal("bad interval accepted")
-	}
-}
-
-func TestMetricsAddress(t *testing.T) {
-	for addr, ok := range map[string]bool{"127.0.0.1:9209": true, "[::1]:0": true, "localhost:9209": true, "0.0.0.0:9209": false, ":9209": false, "10.0.0.1:1": false, "nonsense": false} {
-		if err := checkLoopback(addr); (err == nil) != ok {
-			t.Errorf("%s: %v", addr, err)
-		}
-	}
-	t.Setenv("TEND_METRICS_ADDR", "127.0.0.1:1")
-	if got := metricsAddr("", Settings{MetricsAddr: "127.0.0.1:2"}); got != "127.0.0.1:1" {
-		t.Errorf("env should win over the file: %s", got)
-	}
-	if got := metricsAddr("127.0.0.1:3", Settings{}); got != "127.0.0.1:3" {
-		t.Errorf("flag should win: %s", got)
-	}
-	t.Setenv("TEND_METRICS_ADDR", "off")
-	if got := metricsAddr("", Settings{MetricsAddr: "127.0.0.1:2"}); got != "" {
-		t.Errorf("off: %s", got)
 	}
 }

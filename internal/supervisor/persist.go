@@ -18,7 +18,6 @@ import (
 
 	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
-	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/procstat"
 )
 
@@ -402,11 +401,9 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 		}
 		srcs[i] = f
 	}
-	var files [3]*logs.File
-	for i, lp := range paths {
-		if files[i], err = p.sup.files.Open(lp); err != nil {
-			p.sup.logf("app %s (id %d): %v", app.Name, p.id, err)
-		}
+	files, err := p.sup.openLogs(app, paths)
+	if err != nil {
+		p.sup.logf("app %s (id %d): %v", app.Name, p.id, err)
 	}
 	r.srcs = srcs
 	p.startPumps(r, srcs, files)

@@ -1069,16 +1069,12 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 			argv = append([]string{argv[0], "--require", pre}, argv[1:]...)
 		}
 	}
-	var files [3]*logs.File
-	for i, lp := range paths {
-		f, err := p.sup.files.Open(lp)
-		if err != nil {
-			for _, f := range files {
-				f.Close()
-			}
-			return nil, err
+	files, err := p.sup.openLogs(app, paths)
+	if err != nil {
+		for _, f := range files {
+			f.Close()
 		}
-		files[i] = f
+		return nil, err
 	}
 	var closers []func()
 	cleanup := func() {

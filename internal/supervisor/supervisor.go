@@ -38,6 +38,9 @@ type Options struct {
 	// Cgroup gives each run a cgroup of its own when it has a version
 	// (package cgroup); nil or version None means /proc walks.
 	Cgroup *cgroup.Manager
+	// LogRotation is the rotation of every app's log files ($TEND_HOME/
+	// tend.json); an app's own log_* options win (AppRotation).
+	LogRotation logs.Rotation
 }
 
 // Supervisor owns every process.
@@ -73,6 +76,8 @@ func New(opts Options) *Supervisor {
 		s.opts.SampleInterval = time.Second
 	}
 	s.sampler.MinAge = min(500*time.Millisecond, s.opts.SampleInterval/2)
+	s.files.Logf = opts.Logf
+	s.files.SetDefaultRotation(opts.LogRotation)
 	if u, err := user.Current(); err == nil {
 		s.user = u.Username
 	}
@@ -274,6 +279,9 @@ func (s *Supervisor) Start(ctx context.Context, apps []config.App, opts ...Start
 	var o StartOptions
 	if len(opts) > 0 {
 		o = opts[0]
+	}
+	if err := s.checkRotation(apps); err != nil {
+		return nil, err
 	}
 	var reloads []reloadJob
 	var touched []*Proc

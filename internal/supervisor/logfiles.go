@@ -1,0 +1,67 @@
+package supervisor
+
+import (
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/logs"
+)
+
+// AppRotation is the rotation of an app's log files: its own log_* options
+// over the daemon's defaults (global).
+func AppRotation(app config.App, global logs.Rotation) (logs.Rotation, error) {
+	r := global
+	if app.LogMaxSize > 0 {
+		r.MaxSize = app.LogMaxSize
+	}
+	if app.LogRotateInterval != "" {
+		r.Interval = app.LogRotateInterval
+	}
+	if app.LogRetain != nil {
+		r.Retain = *app.LogRetain
+	}
+	if app.LogCompress != nil {
+		r.Compress = *app.LogCompress
+	}
+	if _, err := logs.ParseInterval(r.Interval); err != nil {
+		return r, api.BadInputf("app %s: %v", app.Name, err)
+	}
+	return r, nil
+}
+
+// checkRotation refuses apps whose log rotation cannot work, before any of
+// them starts.
+func (s *Supervisor) checkRotation(apps []config.App) error {
+	for _, app := range apps {
+		if _, err := AppRotation(app, s.opts.LogRotation); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openLogs opens a run's log files (out, error, combined) after setting
+// their rotation from the app's options. Every run opens its files here —
+// started by this daemon or watched again after an earlier one died or was
+// replaced — so no way of getting a process leaves its logs unrotated.
+// A file that cannot be opened is nil in the result, and the first such
+// error is returned with the files that did open.
+func (s *Supervisor) openLogs(app config.App, paths [3]string) ([3]*logs.File, error) {
+	rot, err := AppRotation(app, s.opts.LogRotation)
+	if err != nil {
+		// Checked when the app was started: only a record written by
+		// another version of tend gets here. Its files are still written.
+		s.logf("app %s: %v: its logs are not rotated", app.Name, err)
+		rot = logs.Rotation{}
+	}
+	var files [3]*logs.File
+	var first error
+	for i, lp := range paths {
+		s.files.SetRotation(lp, rot)
+		f, err := s.files.Open(lp)
+		if err != nil && first == nil {
+			first = err
+		}
+		files[i] = f
+	}
+	return files, first
+}
