@@ -173,6 +173,7 @@ func TestScripts(t *testing.T) {
 			"check-seq":     cmdCheckSeq,
 			"log-bounded":   cmdLogBounded, // survive_test.go
 			"wait-glob":     cmdWaitGlob,
+			"unit-verify":   cmdUnitVerify, // startup_test.go
 			// logs, rotation, metrics, monit (observe_test.go)
 			"follow-start":  cmdFollowStart,
 			"follow-stop":   cmdFollowStop,

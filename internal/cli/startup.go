@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 )
@@ -30,18 +32,29 @@ func (a *app) startupCmd() *cobra.Command {
 				return err
 			}
 			home := a.home
-			if homeDir != "" {
+			switch {
+			case homeDir != "":
 				home = filepath.Join(homeDir, ".tend")
+			case u.Uid != strconv.Itoa(os.Getuid()):
+				// another user's daemon: its home from the passwd database,
+				// never the caller's TEND_HOME
+				home = filepath.Join(u.HomeDir, ".tend")
+				if _, err := os.Stat(u.HomeDir); err != nil {
+					fmt.Fprintf(a.stderr, "[tend][WARN] %s, the home folder of user %s, does not exist: the daemon cannot start until it does; choose another with --hp <folder>\n", u.HomeDir, u.Username)
+				}
 			}
 			exe, err := os.Executable()
 			if err != nil {
 				return err
 			}
 			name := "tend-" + u.Username + ".service"
-			unit := systemdUnit(exe, u.Username, home, os.Getenv("PATH"))
+			unit, err := systemdUnit(exe, u.Username, home, os.Getenv("PATH"))
+			if err != nil {
+				return err
+			}
 			if os.Geteuid() != 0 {
 				fmt.Fprintf(a.stdout, "%s", unit)
-				fmt.Fprintf(a.stderr, "[tend] To start tend at boot, run as root:\n  sudo env PATH=$PATH %s startup systemd -u %s --hp %s\n", exe, u.Username, u.HomeDir)
+				fmt.Fprintf(a.stderr, "[tend] To start tend at boot, run as root:\n  sudo env PATH=\"$PATH\" %s startup systemd -u %s --hp %s\n", shellQuote(exe), shellQuote(u.Username), shellQuote(u.HomeDir))
 				return nil
 			}
 			path := filepath.Join(systemdDir(), name)
@@ -135,7 +148,20 @@ func systemctl(args ...string) error {
 // daemon dies, systemd restarts it and leaves the apps to it (it watches
 // them again); a stop (SIGTERM) makes the daemon stop every app itself.
 // Delegate=yes gives it the unit's cgroup for the apps' groups.
-func systemdUnit(exe, username, home, path string) string {
+//
+// Every value is quoted as systemd.syntax(7) says, so a space, a quote, a
+// backslash, a "%" (a specifier) or a "$" (a variable in ExecStart) keeps
+// its meaning; a control character, which could end the line and add a
+// directive, is refused.
+func systemdUnit(exe, username, home, path string) (string, error) {
+	for _, v := range []struct{ what, val string }{
+		{"the tend binary's path", exe}, {"the user name", username}, {"TEND_HOME", home}, {"PATH", path},
+	} {
+		if i := strings.IndexFunc(v.val, unicode.IsControl); i >= 0 {
+			return "", fmt.Errorf("%s %q holds a control character (%q), which a systemd unit cannot hold: "+
+				"use a value without one (--hp chooses TEND_HOME, -u the user)", v.what, v.val, v.val[i:i+1])
+		}
+	}
 	return fmt.Sprintf(`[Unit]
 Description=tend process manager for %[2]s (TEND_HOME=%[3]s)
 After=network.target
@@ -143,8 +169,8 @@ After=network.target
 [Service]
 Type=simple
 User=%[2]s
-Environment=TEND_HOME=%[3]s
-Environment=PATH=%[4]s
+Environment=%[4]s
+Environment=%[5]s
 ExecStart=%[1]s daemon --resurrect
 KillMode=process
 Delegate=yes
@@ -153,5 +179,20 @@ LimitNOFILE=infinity
 
 [Install]
 WantedBy=multi-user.target
-`, exe, username, home, path)
+`, strings.ReplaceAll(systemdQuote(exe), "$", "$$"), specifiers.Replace(username), specifiers.Replace(home),
+		systemdQuote("TEND_HOME="+home), systemdQuote("PATH="+path)), nil
+}
+
+// specifiers doubles "%", which systemd would take for a specifier.
+var specifiers = strings.NewReplacer("%", "%%")
+
+// systemdQuote makes s one word of a unit setting: double quotes, with
+// backslash and double quote escaped, and "%" doubled.
+func systemdQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%").Replace(s) + `"`
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
