@@ -68,10 +68,10 @@ type Env struct {
 	PMPidPath        string            `json:"pm_pid_path"`
 	ExitCode         *int              `json:"exit_code,omitempty"`
 	Autorestart      bool              `json:"autorestart"`
-	Watch            bool              `json:"watch"`
+	Watch            Watch             `json:"watch"`
 	Interpreter      string            `json:"exec_interpreter"`
 	InterpreterArgs  []string          `json:"node_args"`
-	Args             []string          `json:"args"`
+	Args             []string          `json:"args,omitempty"` // absent when none, as PM2
 	Env              map[string]string `json:"env"`
 	MaxMemoryRestart int64             `json:"max_memory_restart,omitempty"`
 	InstanceIndex    int               `json:"NODE_APP_INSTANCE"`
@@ -158,6 +158,36 @@ type envField struct {
 	omitEmpty bool
 }
 
+// Watch is pm2_env.watch as PM2 writes it: the list of paths the app was
+// given (`--watch src`, `watch: ['src']`), else true or false.
+type Watch struct {
+	On    bool
+	Paths []string
+}
+
+// MarshalJSON writes the paths when there are some, else the boolean.
+func (w Watch) MarshalJSON() ([]byte, error) {
+	if w.On && len(w.Paths) > 0 {
+		return json.Marshal(w.Paths)
+	}
+	return json.Marshal(w.On)
+}
+
+// UnmarshalJSON reads a boolean or a list of paths.
+func (w *Watch) UnmarshalJSON(b []byte) error {
+	var on bool
+	if err := json.Unmarshal(b, &on); err == nil {
+		*w = Watch{On: on}
+		return nil
+	}
+	var paths []string
+	if err := json.Unmarshal(b, &paths); err != nil {
+		return err
+	}
+	*w = Watch{On: len(paths) > 0, Paths: paths}
+	return nil
+}
+
 // Target selects processes: by name, pm_id, namespace, "all", or a list of those.
 type Target struct {
 	Names []string `json:"names"`
@@ -172,6 +202,9 @@ type StartRequest struct {
 	Reload bool `json:"reload,omitempty"`
 	// Parallel is how many instances of one app reload at once (default 1).
 	Parallel int `json:"parallel,omitempty"`
+	// Add starts the apps next to those that already run under the same
+	// name instead of restarting them (`tend start app.js -f`).
+	Add bool `json:"add,omitempty"`
 }
 
 // ActionRequest applies an action to the processes a target selects.

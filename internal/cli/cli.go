@@ -28,17 +28,18 @@ func Main(args []string) int {
 		execshim.Run(args[1:]) // an app that receives listening sockets; never returns
 	}
 	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	errOut := a.stderr // errors are printed even with --silent
 	root := a.root()
-	root.SetArgs(args)
+	root.SetArgs(optionalFlagValues(args))
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
 			if ee.msg != "" {
-				fmt.Fprintln(a.stderr, ee.msg)
+				fmt.Fprintln(errOut, ee.msg)
 			}
 			return ee.code
 		}
-		fmt.Fprintf(a.stderr, "[tend][ERROR] %v\n", err)
+		fmt.Fprintf(errOut, "[tend][ERROR] %v\n", err)
 		return 1
 	}
 	return 0
@@ -54,6 +55,7 @@ func (e exitError) Error() string { return e.msg }
 type app struct {
 	stdout, stderr io.Writer
 	home           string
+	pf             pm2Flags // PM2's global options, accepted on every verb
 }
 
 // Home returns TEND_HOME, default ~/.tend.
@@ -76,10 +78,23 @@ func (a *app) root() *cobra.Command {
 		Short:         "tend — a process manager that is a drop-in replacement for PM2",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			a.home = Home()
+			if a.pf.noColor {
+				os.Setenv("NO_COLOR", "1")
+			}
+			if a.pf.silent {
+				a.stderr = io.Discard
+			}
+			for _, n := range a.notices(func(name string) bool { return cmd.Flags().Changed(name) }) {
+				fmt.Fprintf(a.stderr, "[tend][NOTICE] %s\n", n)
+			}
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().BoolP("version", "v", false, "print tend's version")
+	a.addPM2Flags(root.PersistentFlags())
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		a.startCmd(), a.actionCmd("stop", nil, api.ActionStop, "Stop processes (they stay in the list)"),
@@ -91,7 +106,7 @@ func (a *app) root() *cobra.Command {
 		a.listCmd(), a.jlistCmd(), a.describeCmd(), a.envCmd(), a.pingCmd(), a.pidCmd(),
 		a.killCmd(), a.updateCmd(), a.saveCmd(), a.resurrectCmd(), a.startupCmd(), a.unstartupCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
 		a.scaleCmd(), a.checkCmd(),
-		a.monitCmd(),
+		a.monitCmd(), a.versionCmd(),
 	)
 	return root
 }

@@ -26,16 +26,19 @@ type startFlags struct {
 	name, instances, maxMem, envName, only, interpreter, interpArgs, cwd string
 	killTimeout, restartDelay, minUptime, logDate, out, errf, logf       string
 	namespace, cron, expBackoff, stopExitCodes, killSignal, incVar       string
-	maxRestarts                                                          int
-	noAutorestart, time, mergeLogs, updateEnv, watch, force, noPreflight bool
+	maxRestarts, listenTimeout, watchDelay, ext, pidFile, instanceVar    string
+	uid, gid                                                             string
+	filterEnv                                                            []string
+	noAutorestart, noAutostart, time, mergeLogs, updateEnv, force        bool
+	noPreflight, waitReady, disableLogs, execCmd                         bool
+	watch                                                                watchValue
 	ignoreWatch                                                          []string
 	reload                                                               bool // reload apps that run (tend reload file)
 	parallel                                                             int  // instances of one app reloaded at once
 }
 
 func (a *app) startCmd() *cobra.Command {
-	var f startFlags
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "start [ecosystem file | script | name | id] [-- args...]",
 		Short: "Start apps from an ecosystem file, a script or a command, or start a stopped app",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,43 +46,9 @@ func (a *app) startCmd() *cobra.Command {
 			if d := cmd.ArgsLenAtDash(); d >= 0 {
 				extra, args = args[d:], args[:d]
 			}
-			return a.start(cmd, args, extra, &f)
+			return a.start(cmd, args, extra, &a.pf.startFlags)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVarP(&f.name, "name", "n", "", "app name")
-	fl.StringVarP(&f.instances, "instances", "i", "", "number of instances (max, 0 or -1 for the CPU count)")
-	fl.StringVar(&f.maxMem, "max-memory-restart", "", "restart when the app's memory passes this (300M, 1G)")
-	fl.StringVar(&f.envName, "env", "", "use env_<name> of the ecosystem file")
-	fl.StringVar(&f.only, "only", "", "only these apps of the ecosystem file (a,b)")
-	fl.StringVar(&f.interpreter, "interpreter", "", "interpreter (node, python3, bash, none)")
-	fl.StringVar(&f.interpArgs, "interpreter-args", "", "arguments for the interpreter")
-	fl.StringVar(&f.interpArgs, "node-args", "", "arguments for node (alias of --interpreter-args)")
-	fl.StringVar(&f.cwd, "cwd", "", "working directory")
-	fl.StringVar(&f.killTimeout, "kill-timeout", "", "how long to wait after the stop signal before SIGKILL (ms)")
-	fl.StringVar(&f.restartDelay, "restart-delay", "", "delay between a crash and the next start (ms)")
-	fl.StringVar(&f.minUptime, "min-uptime", "", "a run shorter than this is unstable (ms or 10s)")
-	fl.IntVar(&f.maxRestarts, "max-restarts", -1, "unstable restarts before errored")
-	fl.StringVar(&f.logDate, "log-date-format", "", "timestamp format for log lines (YYYY-MM-DD HH:mm:ss)")
-	fl.BoolVar(&f.time, "time", false, "prefix every log line with a timestamp")
-	fl.BoolVar(&f.mergeLogs, "merge-logs", false, "one log file for all instances")
-	fl.StringVarP(&f.out, "output", "o", "", "stdout log file")
-	fl.StringVarP(&f.errf, "error", "e", "", "stderr log file")
-	fl.StringVarP(&f.logf, "log", "l", "", "combined log file")
-	fl.StringVar(&f.namespace, "namespace", "", "namespace")
-	fl.StringVarP(&f.cron, "cron-restart", "c", "", "restart on this cron schedule")
-	fl.StringVar(&f.cron, "cron", "", "alias of --cron-restart")
-	fl.StringVar(&f.expBackoff, "exp-backoff-restart-delay", "", "first delay of exponential backoff restarts (ms)")
-	fl.StringVar(&f.stopExitCodes, "stop-exit-codes", "", "exit codes that do not trigger a restart (0,3)")
-	fl.StringVar(&f.killSignal, "kill-signal", "", "stop signal (SIGINT)")
-	fl.StringVar(&f.incVar, "increment-var", "", "variable increased by one per instance (PORT)")
-	fl.BoolVar(&f.noAutorestart, "no-autorestart", false, "do not restart the app when it exits")
-	fl.BoolVar(&f.updateEnv, "update-env", false, "refresh the environment of apps already running")
-	fl.BoolVarP(&f.watch, "watch", "w", false, "restart on file changes")
-	fl.StringSliceVar(&f.ignoreWatch, "ignore-watch", nil, "paths or globs not to watch (replaces the default: dotfiles, node_modules)")
-	fl.BoolVarP(&f.force, "force", "f", false, "start a script again even if it already runs")
-	fl.BoolVar(&f.noPreflight, "no-preflight", false, "skip the checks that run before anything starts")
-	return cmd
 }
 
 func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) error {
@@ -88,6 +57,7 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 	o := loadOptions{home: a.home, envName: f.envName, only: splitList(f.only)}
 	var l *loaded
 	var err error
+	adhoc := false // a script or a command from the command line
 	switch {
 	case len(args) == 0:
 		path, err := defaultConfig()
@@ -118,13 +88,14 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 		if l, err = a.adhoc(args[0], append(args[1:], extra...), f, o); err != nil {
 			return err
 		}
+		adhoc = true
 	}
 	for _, w := range l.warns {
 		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w)
 	}
 	for i := range l.apps {
-		if f.watch {
-			l.apps[i].WatchEnabled = true
+		if f.watch.on && len(f.watch.paths) == 0 && !l.apps[i].WatchEnabled {
+			l.apps[i].WatchEnabled = true // PM2: a bare --watch turns on watching of a file's apps
 		}
 		if len(f.ignoreWatch) > 0 {
 			l.apps[i].IgnoreWatch = f.ignoreWatch
@@ -148,6 +119,10 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 		if c, err = a.connect(ctx); err != nil {
 			return err
 		}
+	} else if adhoc && !f.force {
+		if err := alreadyRunning(ctx, c, l.apps); err != nil {
+			return err
+		}
 	}
 	for _, app := range l.apps {
 		n := app.Instances
@@ -157,7 +132,7 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 		}
 		fmt.Fprintf(a.stderr, "[tend] %s %s in %s (%d instance%s)\n", verb, app.ScriptPath, app.ExecMode, n, plural(n))
 	}
-	ps, err := c.Start(ctx, api.StartRequest{Apps: l.apps, Reload: f.reload, Parallel: f.parallel})
+	ps, err := c.Start(ctx, api.StartRequest{Apps: l.apps, Reload: f.reload, Parallel: f.parallel, Add: adhoc && f.force})
 	if err != nil {
 		return err
 	}
@@ -165,6 +140,29 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 		a.printReloads(ps)
 	}
 	return a.done(ctx, c, ps)
+}
+
+// alreadyRunning refuses to start a script that already runs under the same
+// name, as PM2 does (exit 1); -f starts another copy. A stopped or errored
+// one is started again instead.
+func alreadyRunning(ctx context.Context, c *client.Client, apps []config.App) error {
+	ps, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, app := range apps {
+		for _, p := range ps {
+			if p.Name != app.Name || p.PM2Env.PMExecPath != app.ScriptPath {
+				continue
+			}
+			switch p.PM2Env.Status {
+			case api.StatusStopped, api.StatusStopping, api.StatusErrored:
+				continue
+			}
+			return exitError{code: 1, msg: fmt.Sprintf("[tend][ERROR] %s already runs as %s (id %d): add -f to start another copy, or use tend restart %s", app.Script, p.Name, p.PMID, p.Name)}
+		}
+	}
+	return nil
 }
 
 // runningApps returns the status of every app the daemon knows, if one runs
@@ -252,11 +250,25 @@ func (a *app) done(ctx context.Context, c *client.Client, touched []api.Process)
 	if failed == 0 {
 		fmt.Fprintln(a.stderr, "[tend] Done.")
 	}
-	ps, err := c.List(ctx)
-	if err != nil {
-		return err
+	if !a.pf.silent {
+		ps, err := c.List(ctx)
+		if err != nil {
+			return err
+		}
+		a.printTable(ps)
 	}
-	a.printTable(ps)
+	if a.pf.attach && len(touched) > 0 {
+		// PM2's --attach: follow what the apps write from now on.
+		seen := map[string]bool{}
+		var names []string
+		for _, p := range touched {
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				names = append(names, p.Name)
+			}
+		}
+		return a.logs([]string{strings.Join(names, ",")}, &logsFlags{})
+	}
 	return nil
 }
 
@@ -286,6 +298,44 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	set("exp_backoff_restart_delay", f.expBackoff)
 	set("kill_signal", f.killSignal)
 	set("increment_var", f.incVar)
+	set("listen_timeout", f.listenTimeout)
+	set("pid_file", f.pidFile)
+	set("instance_var", f.instanceVar)
+	set("uid", f.uid)
+	set("gid", f.gid)
+	if f.waitReady {
+		m["wait_ready"] = true
+	}
+	if f.disableLogs {
+		m["disable_logs"] = true
+	}
+	if f.noAutostart {
+		m["autostart"] = false
+	}
+	if f.execCmd && f.interpreter == "" {
+		m["interpreter"] = "none" // PM2's -x: run the script itself
+	}
+	if len(f.filterEnv) > 0 {
+		var names []any
+		for _, v := range f.filterEnv {
+			if v == watchBare {
+				m["filter_env"] = true // bare --filter-env: none of the shell's variables
+				names = nil
+				break
+			}
+			names = append(names, v)
+		}
+		if names != nil {
+			m["filter_env"] = names
+		}
+	}
+	if f.watchDelay != "" {
+		d, err := watchDelay(f.watchDelay)
+		if err != nil {
+			return nil, err
+		}
+		m["watch_delay"] = d
+	}
 	if f.stopExitCodes != "" {
 		var codes []any
 		for _, s := range splitList(f.stopExitCodes) {
@@ -297,8 +347,12 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 		}
 		m["stop_exit_codes"] = codes
 	}
-	if f.maxRestarts >= 0 {
-		m["max_restarts"] = float64(f.maxRestarts)
+	if f.maxRestarts != "" {
+		n, err := strconv.Atoi(f.maxRestarts)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("--max-restarts: %q is not a count (a whole number, 0 or more)", f.maxRestarts)
+		}
+		m["max_restarts"] = float64(n)
 	}
 	if f.noAutorestart {
 		m["autorestart"] = false
@@ -309,8 +363,22 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	if f.mergeLogs {
 		m["merge_logs"] = true
 	}
-	if f.watch {
+	switch {
+	case len(f.watch.paths) > 0:
+		list := make([]any, len(f.watch.paths))
+		for i, v := range f.watch.paths {
+			list[i] = v
+		}
+		m["watch"] = list
+	case f.watch.on:
 		m["watch"] = true
+	}
+	if f.ext != "" {
+		dir := f.cwd
+		if dir == "" {
+			dir = "."
+		}
+		f.ignoreWatch = append(f.ignoreWatch, otherFiles(dir, splitList(f.ext))...)
 	}
 	if len(f.ignoreWatch) > 0 {
 		list := make([]any, len(f.ignoreWatch))
@@ -367,9 +435,7 @@ func targets(args []string, only []string) ([]string, error) {
 }
 
 func (a *app) actionCmd(use string, aliases []string, action api.Action, short string) *cobra.Command {
-	var only, envName string
-	var updateEnv, watch bool
-	var parallel int
+	var watch bool
 	cmd := &cobra.Command{
 		Use:     use + " <name|id|namespace|all|ecosystem file>...",
 		Aliases: aliases,
@@ -383,6 +449,7 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 			}
 			ctx, cancel := a.ctx()
 			defer cancel()
+			only, envName, updateEnv, parallel := a.pf.only, a.pf.envName, a.pf.updateEnv, a.pf.parallel
 			// restart/reload of an ecosystem file starts it with its new options (PM2's startOrRestart).
 			if (action == api.ActionRestart || action == api.ActionReload) && len(args) == 1 && isConfigFile(args[0]) {
 				f := startFlags{envName: envName, only: only, updateEnv: updateEnv, reload: action == api.ActionReload, parallel: parallel}
@@ -413,24 +480,16 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 			}
 			if action == api.ActionReload {
 				a.printReloads(ps)
-				return a.done(ctx, c, nil)
+				return a.done(ctx, c, ps)
 			}
 			for _, p := range ps {
 				fmt.Fprintf(a.stderr, "[tend] %s %s (id %d) ✓\n", strings.Title(string(action)), p.Name, p.PMID)
 			}
-			return a.done(ctx, c, nil)
+			return a.done(ctx, c, ps)
 		},
 	}
-	cmd.Flags().StringVar(&only, "only", "", "only these apps of the ecosystem file (a,b)")
 	if action == api.ActionStop {
 		cmd.Flags().BoolVarP(&watch, "watch", "w", false, "stop watching files; the app keeps running")
-	}
-	if action == api.ActionRestart || action == api.ActionReload {
-		cmd.Flags().BoolVar(&updateEnv, "update-env", false, "refresh the environment from this shell")
-		cmd.Flags().StringVar(&envName, "env", "", "use env_<name> of the ecosystem file")
-	}
-	if action == api.ActionReload {
-		cmd.Flags().IntVar(&parallel, "parallel", 1, "instances of one app replaced at once")
 	}
 	return cmd
 }

@@ -58,6 +58,11 @@ func statusColor(s string) string {
 // printTable prints PM2's process table. On a terminal it draws PM2's box;
 // elsewhere it prints plain aligned columns that scripts can split on spaces.
 func (a *app) printTable(ps []api.Process) {
+	ps = a.sortList(ps)
+	if a.pf.miniList {
+		a.printMini(ps)
+		return
+	}
 	header := []string{"id", "name", "namespace", "version", "mode", "pid", "uptime", "↺", "status", "cpu", "mem", "user", "watching"}
 	// A health column appears when any app has probes.
 	withHealth := false
@@ -82,7 +87,7 @@ func (a *app) printTable(ps []api.Process) {
 			mode = "cluster"
 		}
 		watching := "disabled"
-		if e.Watch {
+		if e.Watch.On {
 			watching = "enabled"
 		}
 		version := e.Version
@@ -219,7 +224,7 @@ func (a *app) printDescribe(p api.Process) {
 		{"pid path", e.PMPidPath},
 		{"created at", ts(e.CreatedAt)},
 		{"started at", ts(e.PMUptime)},
-		{"watch & reload", map[bool]string{true: "✔", false: "✘"}[e.Watch]},
+		{"watch & reload", map[bool]string{true: "✔", false: "✘"}[e.Watch.On]},
 		{"autorestart", strconv.FormatBool(e.Autorestart)},
 		{"max restarts", strconv.Itoa(e.MaxRestarts)},
 		{"min uptime", fmt.Sprintf("%dms", e.MinUptime)},

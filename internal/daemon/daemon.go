@@ -308,7 +308,7 @@ func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, api.BadInputf("decode start request: %v", err))
 		return
 	}
-	ps, err := d.sup.Start(r.Context(), req.Apps, supervisor.StartOptions{Reload: req.Reload, Parallel: req.Parallel})
+	ps, err := d.sup.Start(r.Context(), req.Apps, supervisor.StartOptions{Reload: req.Reload, Parallel: req.Parallel, Add: req.Add})
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -74,6 +74,7 @@ type Proc struct {
 	memRestarting atomic.Bool   // a memory-limit restart is under way
 	watching      atomic.Bool   // a file watcher runs
 	runSeq        atomic.Int64
+	version       string // the app's package.json version, read at each start (PM2's pm2_env.version)
 }
 
 type op int
@@ -167,6 +168,7 @@ func (p *Proc) setPaths() {
 		}
 	}
 	p.logPaths = paths
+	p.version = packageVersion(a)
 	p.pidPath = a.PidFile
 	if p.pidPath == "" {
 		p.pidPath = filepath.Join(p.sup.opts.Home, "pids", safeName(a.Name)+".pid")
@@ -743,9 +745,7 @@ func (p *Proc) loop() {
 				}
 				cancelRestart()
 				waiting, depC = false, nil
-				if p.status != Errored || c.op != opStop {
-					p.setStatus(Stopped, "")
-				}
+				p.setStatus(Stopped, "") // an errored app too (PM2)
 				switch c.op {
 				case opRestart:
 					c.reply <- relaunch(c.reason)
@@ -1012,6 +1012,7 @@ func (p *Proc) adopt(r *run) {
 	p.mu.Lock()
 	p.pid = r.pid
 	p.startedAt = r.started
+	p.version = packageVersion(p.app)
 	p.runEnv = r.env
 	p.cg = r.cg
 	p.pipes = r.pipes

@@ -270,6 +270,9 @@ type StartOptions struct {
 	Reload bool
 	// Parallel is how many instances of one app reload at once (default 1).
 	Parallel int
+	// Add starts the apps' instances next to those that run under the same
+	// name, leaving them alone (`tend start app.js -f`).
+	Add bool
 }
 
 // Start starts apps. An app whose name is already known is restarted with the
@@ -307,7 +310,7 @@ func (s *Supervisor) Start(ctx context.Context, apps []config.App, opts ...Start
 		}
 		var existing []*Proc
 		for _, p := range s.sorted() {
-			if p.snapshotName() == app.Name {
+			if !o.Add && p.snapshotName() == app.Name {
 				existing = append(existing, p)
 			}
 		}
@@ -576,8 +579,9 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 	return out, nil
 }
 
-// mergeEnv refreshes an app's environment with a new CLI environment, keeping
-// the keys the app's config set (the config's env still wins).
+// mergeEnv refreshes an app's environment with a new CLI environment
+// (restart <app> --update-env): as in PM2, the shell's value wins over the
+// one the app's file set for the same variable; the others stay.
 func mergeEnv(cli map[string]string, a config.App) map[string]string {
 	out := make(map[string]string, len(cli)+len(a.Env))
 	for k, v := range a.Env {
@@ -585,18 +589,6 @@ func mergeEnv(cli map[string]string, a config.App) map[string]string {
 	}
 	for k, v := range cli {
 		out[k] = v
-	}
-	if pm2, ok := a.PM2["env"].(map[string]any); ok {
-		for k, v := range pm2 {
-			out[k] = fmt.Sprint(v)
-		}
-	}
-	if a.EnvName != "" {
-		if pm2, ok := a.PM2["env_"+a.EnvName].(map[string]any); ok {
-			for k, v := range pm2 {
-				out[k] = fmt.Sprint(v)
-			}
-		}
 	}
 	return out
 }
@@ -641,23 +633,24 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		PMExecPath: a.ScriptPath, PMCwd: a.Cwd,
 		PMOutLogPath: p.logPaths[0], PMErrLogPath: p.logPaths[1], PMLogPath: p.logPaths[2],
 		PMPidPath: p.pidPath, ExitCode: p.exitCode, Autorestart: a.Autorestart,
-		Watch: a.WatchEnabled, Interpreter: a.Interpreter, InterpreterArgs: a.InterpreterArgs,
+		Watch: api.Watch{On: a.WatchEnabled}, Interpreter: a.Interpreter, InterpreterArgs: a.InterpreterArgs,
 		Args: a.Args, Env: a.Env, MaxMemoryRestart: a.MaxMemoryRestart, InstanceIndex: p.instance,
 		Username: username, ExitSignal: p.exitSig, RestartReason: p.reason, ConfigFile: a.ConfigFile,
 		MemoryMode: p.sup.MemoryMode(), Watching: p.watching.Load(),
 		Health: p.health, HealthCheck: p.healthMsg, WaitingFor: p.waitingFor, LastReload: p.lastReload,
 		KillSignal: a.KillSignal, KillTimeout: a.KillTimeout.Milliseconds(), MinUptime: a.MinUptime.Milliseconds(),
 		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
+		Version: p.version,
 		Options: a.PM2,
+	}
+	if _, list := a.PM2["watch"].([]any); list && a.WatchEnabled {
+		e.Watch.Paths = a.Watch
 	}
 	if e.ExecMode == "" {
 		e.ExecMode = "fork_mode"
 	}
 	if e.Interpreter == "" {
 		e.Interpreter = "none"
-	}
-	if e.Args == nil {
-		e.Args = []string{}
 	}
 	if e.InterpreterArgs == nil {
 		e.InterpreterArgs = []string{}
@@ -821,6 +814,9 @@ func (s *Supervisor) forget(id int) {
 	s.mu.Lock()
 	p := s.procs[id]
 	delete(s.procs, id)
+	if p != nil && len(s.procs) == 0 {
+		s.nextID = 0 // PM2: once the list is empty, ids start again at 0
+	}
 	last := p != nil
 	if p != nil {
 		name := p.snapshotName()
