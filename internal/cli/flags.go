@@ -20,9 +20,9 @@ import (
 type pm2Flags struct {
 	startFlags
 	silent, noColor, miniList, attach, write, noDaemon bool
-	sort                                              string
-	user, hp, serviceName                             string
-	waitIP                                            bool
+	sort                                               string
+	user, hp, serviceName                              string
+	waitIP                                             bool
 	// Accepted for PM2's sake; notices says what tend does instead.
 	noTreekill, noVizion, noPmx, noAutomation, shutdownWithMessage bool
 	sourceMap, noSourceMap, trace, noTrace, v8, eventLoop, deep    bool
