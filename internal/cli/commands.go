@@ -402,6 +402,19 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	if err != nil {
 		return nil, err
 	}
+	if a.pf.write && len(norm) == 1 {
+		// PM2's --write: the app's options, as an ecosystem file would give them.
+		b, err := json.MarshalIndent(norm[0], "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		name, _ := norm[0]["name"].(string)
+		dst := filepath.Join(wd, name+"-pm2.json")
+		if err := os.WriteFile(dst, append(b, '\n'), 0o644); err != nil {
+			return nil, fmt.Errorf("--write: %w", err)
+		}
+		fmt.Fprintf(a.stderr, "[tend] Wrote the options of %s to %s\n", name, dst)
+	}
 	l, err := resolveAll(norm, wd, "", loadOptions{home: o.home})
 	if err != nil {
 		return nil, err

@@ -37,13 +37,13 @@ type watchValue struct {
 	paths []string
 }
 
-const watchBare = "\x00bare"
+const watchBare = "true" // the value of an optional-valued flag given bare
 
 func (w *watchValue) String() string { return strings.Join(w.paths, ",") }
 func (w *watchValue) Type() string   { return "paths" }
 func (w *watchValue) Set(v string) error {
 	switch v {
-	case watchBare, "true":
+	case watchBare:
 		w.on = true
 	case "false":
 		w.on, w.paths = false, nil

@@ -29,10 +29,10 @@ func (a *app) saveCmd() *cobra.Command {
 			ctx, cancel := a.ctx()
 			defer cancel()
 			apps, err := client.New(a.home).Apps(ctx)
-			if a.pf.force && (errors.Is(err, client.ErrNoDaemon) || len(apps) == 0) {
+			empty := errors.Is(err, client.ErrNoDaemon) || (err == nil && len(apps) == 0)
+			if empty && a.pf.force {
 				apps, err = []config.App{}, nil // PM2's save --force: an empty list replaces the dump
-			}
-			if errors.Is(err, client.ErrNoDaemon) || (err == nil && len(apps) == 0) {
+			} else if empty {
 				fmt.Fprintln(a.stderr, "[tend][WARN] tend is not managing any app: nothing saved (the last dump is kept; save --force writes an empty one).")
 				return nil
 			}
