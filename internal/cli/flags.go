@@ -90,7 +90,7 @@ func (a *app) addPM2Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.instanceVar, "instance-var", "", "variable holding the instance number (default NODE_APP_INSTANCE)")
 	fs.StringVar(&f.uid, "uid", "", "run the app as this user (name or number; the daemon must run as root)")
 	fs.StringVar(&f.gid, "gid", "", "run the app with this group (name or number)")
-	fs.StringArrayVar(&f.filterEnv, "filter-env", nil, "leave out of the app's environment the shell variables whose names start with this")
+	fs.StringArrayVar(&f.filterEnv, "filter-env", nil, "leave out of the app's environment the shell variables whose names contain this (bare: all)")
 	fs.Lookup("filter-env").NoOptDefVal = watchBare
 	fs.BoolVar(&f.noAutorestart, "no-autorestart", false, "do not restart the app when it exits")
 	fs.BoolVar(&f.noAutostart, "no-autostart", false, "add the app to the list without starting it")
