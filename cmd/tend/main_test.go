@@ -174,6 +174,8 @@ func TestScripts(t *testing.T) {
 			"log-bounded":   cmdLogBounded, // survive_test.go
 			"wait-glob":     cmdWaitGlob,
 			"unit-verify":   cmdUnitVerify, // startup_test.go
+			"tmpfs":         cmdTmpfs,      // diskfull_test.go
+			"check-drops":   cmdCheckDrops,
 			// logs, rotation, metrics, monit (observe_test.go)
 			"follow-start":  cmdFollowStart,
 			"follow-stop":   cmdFollowStop,

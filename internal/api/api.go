@@ -98,6 +98,13 @@ type Env struct {
 	MaxRestarts   int    `json:"max_restarts"`
 	RestartDelay  int64  `json:"restart_delay"` // ms
 
+	// LogLinesDropped counts the lines of the process its log files could
+	// not take (a full disk); LogDropError is the last such failure and
+	// LogDropAt its time (epoch ms).
+	LogLinesDropped int64  `json:"log_lines_dropped,omitempty"`
+	LogDropError    string `json:"log_drop_error,omitempty"`
+	LogDropAt       int64  `json:"log_drop_at,omitempty"`
+
 	// LastReload says how the last reload of the process went:
 	// "zero-downtime: …", "restart: why", "failed: why", "started: …".
 	LastReload string `json:"last_reload,omitempty"`

@@ -74,6 +74,17 @@ func (a *app) printTable(ps []api.Process) {
 	if withHealth {
 		header = append(header, "health")
 	}
+	// A logs column appears when an app's log files could not take its
+	// lines (a full disk): they were dropped, and that must show.
+	withDrops := false
+	for _, p := range ps {
+		if p.PM2Env.LogLinesDropped > 0 {
+			withDrops = true
+		}
+	}
+	if withDrops {
+		header = append(header, "logs")
+	}
 	rows := make([][]string, 0, len(ps))
 	now := time.Now()
 	for _, p := range ps {
@@ -104,6 +115,9 @@ func (a *app) printTable(ps []api.Process) {
 		})
 		if withHealth {
 			rows[len(rows)-1] = append(rows[len(rows)-1], dash(e.Health))
+		}
+		if withDrops {
+			rows[len(rows)-1] = append(rows[len(rows)-1], logsCell(e))
 		}
 	}
 	widths := make([]int, len(header))
@@ -165,6 +179,9 @@ func (a *app) printTable(ps []api.Process) {
 				if c != "0" {
 					s = paint(cYel, s)
 				}
+			}
+			if withDrops && i == len(header)-1 && c != "ok" {
+				s = paint(cBold+cRed, s)
 			}
 			cells[i] = " " + s + " "
 		}
@@ -243,6 +260,7 @@ func (a *app) printDescribe(p api.Process) {
 		{"last failed check", dash(e.HealthCheck)},
 		{"waiting for", dash(strings.TrimPrefix(e.WaitingFor, "waiting for "))},
 		{"last reload", dash(e.LastReload)},
+		{"log lines dropped", logDrops(e)},
 		{"config file", dash(e.ConfigFile)},
 		{"cpu", fmt.Sprintf("%g%%", p.Monit.CPU)},
 		{"memory", fmtBytes(p.Monit.Memory)},
@@ -256,6 +274,23 @@ func (a *app) printDescribe(p api.Process) {
 	for _, r := range rows {
 		fmt.Fprintf(a.stdout, "  %-*s  %s\n", width, r[0], r[1])
 	}
+}
+
+// logsCell is the ls column of an app's dropped log lines.
+func logsCell(e api.Env) string {
+	if e.LogLinesDropped == 0 {
+		return "ok"
+	}
+	return fmt.Sprintf("%d dropped", e.LogLinesDropped)
+}
+
+// logDrops says how many of the app's lines its log files could not take,
+// the last time and why.
+func logDrops(e api.Env) string {
+	if e.LogLinesDropped == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (last at %s: %s)", e.LogLinesDropped, time.UnixMilli(e.LogDropAt).Format(time.RFC3339), e.LogDropError)
 }
 
 // cronString prints cron_restart, which PM2 files may give as a number.

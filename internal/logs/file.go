@@ -4,7 +4,9 @@
 package logs
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,6 +47,7 @@ type File struct {
 	size    int64 // bytes in the file, for rotation by size
 	midLine bool  // the last write did not end a line
 	rs      rotState
+	drop    dropping // while writes fail (a full disk): what was dropped
 }
 
 // Open returns the shared File for path, creating missing folders. It returns
@@ -115,7 +118,11 @@ func (f *File) Close() error {
 func (f *File) Path() string { return f.path }
 
 // Write appends p in one write call, first rotating the file if its
-// rotation policy says so.
+// rotation policy says so. It never blocks on a file that cannot take more
+// (a full disk): p is dropped, whole — a write cut short is taken back —,
+// and the error, which wraps ErrDropped, says why. Once a write succeeds
+// again, a line saying how many lines were dropped comes before p, and the
+// daemon's log (Files.Logf) hears of both moments.
 func (f *File) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -124,13 +131,61 @@ func (f *File) Write(p []byte) (int, error) {
 	if !f.midLine {
 		f.checkRotation(len(p))
 	}
-	n, err := f.f.Write(p)
-	f.size += int64(n)
-	if n > 0 {
-		f.midLine = p[n-1] != '\n'
+	buf := p
+	if !f.drop.since.IsZero() {
+		buf = append(f.drop.marker(f.midLine), p...)
 	}
-	return n, err
+	n, err := f.f.Write(buf)
+	if err == nil && n == len(buf) {
+		f.size += int64(n)
+		f.midLine = buf[n-1] != '\n'
+		if !f.drop.since.IsZero() {
+			f.reg.report(fmt.Errorf("%s is written again: %d lines were dropped since %s (%v)",
+				f.path, f.drop.lines, f.drop.since.Format(time.RFC3339), f.drop.err))
+			f.drop = dropping{count: f.drop.count}
+		}
+		f.drop.count.keep(p)
+		return len(p), nil
+	}
+	if err == nil {
+		err = io.ErrShortWrite
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is said once, by whoever reports it
+	}
+	if n > 0 {
+		// Take back what a short write left: only whole lines in the file.
+		if end, serr := f.f.Seek(0, io.SeekCurrent); serr == nil && f.f.Truncate(end-int64(n)) == nil {
+			n = 0
+		} else {
+			f.size += int64(n)
+			f.midLine = buf[n-1] != '\n'
+		}
+	}
+	now := time.Now()
+	if f.drop.since.IsZero() {
+		f.drop.since, f.drop.err = now, err
+		f.reg.report(fmt.Errorf("writing %s: %v: its lines are dropped (the app goes on) until it can be written again", f.path, err))
+	}
+	f.drop.last = now
+	f.drop.lines += f.drop.count.drop(p)
+	return 0, &DropError{Path: f.path, Err: err}
 }
+
+// ErrDropped is matched by errors.Is for the error of a write that dropped
+// its lines.
+var ErrDropped = errors.New("log lines dropped")
+
+// DropError is the error of a write whose lines were dropped.
+type DropError struct {
+	Path string
+	Err  error // why, e.g. ENOSPC
+}
+
+func (e *DropError) Error() string        { return fmt.Sprintf("%s: lines dropped: %v", e.Path, e.Err) }
+func (e *DropError) Unwrap() error        { return e.Err }
+func (e *DropError) Is(target error) bool { return target == ErrDropped }
 
 // Reopen closes and reopens every file, for an external logrotate that moved
 // them away.

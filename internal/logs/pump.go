@@ -28,9 +28,13 @@ type Pump struct {
 	PartialFlush time.Duration
 	// BufSize is the read buffer; 0 means 64 KiB.
 	BufSize int
+	// Dropped, when set, hears of lines that did not reach one of the files
+	// (File.Write dropped them: a full disk), counted once each.
+	Dropped func(lines int64, err error)
 
 	atStart bool
 	out     []byte
+	count   lineCount
 }
 
 // bufPool holds read buffers. A pump takes one only while its pipe has data
@@ -128,10 +132,18 @@ func (p *Pump) write(block []byte) {
 	if p.Stamp != nil {
 		data = p.stamp(block)
 	}
+	var failed error
 	for _, d := range p.Dst {
 		if d != nil {
-			d.Write(data)
+			if _, err := d.Write(data); err != nil {
+				failed = err
+			}
 		}
+	}
+	if failed == nil {
+		p.count.keep(block)
+	} else if n := p.count.drop(block); n > 0 && p.Dropped != nil {
+		p.Dropped(n, failed)
 	}
 	if p.Emit != nil && (p.Want == nil || p.Want()) {
 		p.Emit(block)

@@ -42,7 +42,7 @@ func desc(name, help string, extra ...string) *prometheus.Desc {
 // package init: every tend command links this package, and only a daemon
 // that serves metrics needs them.
 type descs struct {
-	status, restarts, unstable, cpu, cpuPct, mem, uptime, start, exit, pid, up, info, apps *prometheus.Desc
+	status, restarts, unstable, cpu, cpuPct, mem, uptime, start, exit, pid, dropped, up, info, apps *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -57,6 +57,7 @@ func newDescs() *descs {
 		start:    desc("tend_process_start_time_seconds", "Unix time of the app's last start."),
 		exit:     desc("tend_process_last_exit_code", "Exit code of the app's last exit (128+n after signal n); absent before the first exit."),
 		pid:      desc("tend_process_pid", "PID of the app's main process; 0 when it is not running."),
+		dropped:  desc("tend_log_lines_dropped_total", "Lines of the app's output that its log files could not take (a full disk, a failing write): dropped, so the app is never blocked."),
 		up:       prometheus.NewDesc("tend_daemon_uptime_seconds", "Seconds since the tend daemon started.", nil, nil),
 		info:     prometheus.NewDesc("tend_daemon_info", "tend daemon build information (always 1).", []string{"version"}, nil),
 		apps:     prometheus.NewDesc("tend_daemon_processes", "Processes the daemon supervises.", nil, nil),
@@ -70,7 +71,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	d := c.d
-	for _, x := range []*prometheus.Desc{d.status, d.restarts, d.unstable, d.cpu, d.cpuPct, d.mem, d.uptime, d.start, d.exit, d.pid, d.up, d.info, d.apps} {
+	for _, x := range []*prometheus.Desc{d.status, d.restarts, d.unstable, d.cpu, d.cpuPct, d.mem, d.uptime, d.start, d.exit, d.pid, d.dropped, d.up, d.info, d.apps} {
 		ch <- x
 	}
 }
@@ -116,6 +117,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(d.exit, float64(*e.ExitCode))
 		}
 		gauge(d.pid, float64(p.PID))
+		counter(d.dropped, float64(e.LogLinesDropped))
 	}
 }
 

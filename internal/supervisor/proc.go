@@ -74,7 +74,31 @@ type Proc struct {
 	memRestarting atomic.Bool   // a memory-limit restart is under way
 	watching      atomic.Bool   // a file watcher runs
 	runSeq        atomic.Int64
-	version       string // the app's package.json version, read at each start (PM2's pm2_env.version)
+	version       string   // the app's package.json version, read at each start (PM2's pm2_env.version)
+	logDrops      logDrops // lines its log files could not take
+}
+
+// logDrops counts the lines of a process that did not reach its log files
+// (logs.File drops them when a write fails, e.g. on a full disk), for
+// describe, ls, jlist and tend_log_lines_dropped_total.
+type logDrops struct {
+	mu    sync.Mutex
+	lines int64
+	err   string    // the last failure
+	at    time.Time // its time
+}
+
+func (d *logDrops) add(lines int64, err error, at time.Time) {
+	d.mu.Lock()
+	d.lines += lines
+	d.err, d.at = err.Error(), at
+	d.mu.Unlock()
+}
+
+func (d *logDrops) get() (int64, string, time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lines, d.err, d.at
 }
 
 type op int
@@ -1270,7 +1294,8 @@ func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
 		}
 		stream := [2]string{"out", "err"}[i]
 		pump := &logs.Pump{Src: src, Dst: []*logs.File{files[i], files[2]}, Stamp: stamp,
-			Emit: p.emitter(stream), Want: p.sup.Bus.WantLogs}
+			Emit: p.emitter(stream), Want: p.sup.Bus.WantLogs,
+			Dropped: func(n int64, err error) { p.logDrops.add(n, err, p.sup.now()) }}
 		r.pumps.Add(1)
 		go func() {
 			defer r.pumps.Done()

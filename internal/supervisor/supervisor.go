@@ -661,6 +661,9 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 	if !p.cronNext.IsZero() {
 		e.CronNext = p.cronNext.UnixMilli()
 	}
+	if n, why, at := p.logDrops.get(); n > 0 {
+		e.LogLinesDropped, e.LogDropError, e.LogDropAt = n, why, at.UnixMilli()
+	}
 	if p.cg != nil {
 		if n, err := p.cg.MemoryRecent(10 * time.Second); err == nil {
 			u.Memory = n
