@@ -4,6 +4,7 @@
 package logs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -127,10 +128,30 @@ func (f *File) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	// A partial line (flushed after a quiet spell) is finished in the same
-	// file: rotation waits for a line boundary, so no line is cut in two.
+	// file: rotation waits for a line boundary, so no line is cut in two —
+	// and only that line waits, not the lines after it in p.
+	all, first := len(p), error(nil)
+	if f.midLine {
+		if i := bytes.IndexByte(p, '\n'); i >= 0 && i+1 < len(p) {
+			_, first = f.write(p[:i+1])
+			p = p[i+1:]
+		}
+	}
 	if !f.midLine {
 		f.checkRotation(len(p))
 	}
+	if _, err := f.write(p); err != nil {
+		return 0, err
+	}
+	if first != nil {
+		return 0, first
+	}
+	return all, nil
+}
+
+// write appends p in one write call; a write that fails drops p (Write).
+// Called with f.mu held.
+func (f *File) write(p []byte) (int, error) {
 	buf := p
 	if !f.drop.since.IsZero() {
 		buf = append(f.drop.marker(f.midLine), p...)

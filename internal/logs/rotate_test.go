@@ -243,3 +243,30 @@ func TestRotationWaitsForLineEnd(t *testing.T) {
 		}
 	}
 }
+
+// Only the end of a partial line waits for its file: the lines written
+// with it go to the next file when the limit is passed.
+func TestRotationAfterALineEndInTheSameBlock(t *testing.T) {
+	dir := t.TempDir()
+	var reg Files
+	path := filepath.Join(dir, "a.log")
+	reg.SetRotation(path, Rotation{MaxSize: 20})
+	f, err := reg.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Write([]byte("0123456789\nstart "))
+	if n, err := f.Write([]byte("end\n" + strings.Repeat("y", 30) + "\n")); n != 35 || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	rotated := Rotated(path)
+	if len(rotated) != 1 {
+		t.Fatalf("rotated copies %v, want 1", rotated)
+	}
+	old, _ := os.ReadFile(rotated[0])
+	cur, _ := os.ReadFile(path)
+	if string(old) != "0123456789\nstart end\n" || string(cur) != strings.Repeat("y", 30)+"\n" {
+		t.Fatalf("rotated %q, current %q", old, cur)
+	}
+}
