@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures tend against PM2 and supervisord on this machine, in
 // one run: go run ./bench (from the repository root). See docs/benchmarks.md.
 //

@@ -1,3 +1,5 @@
+//go:build linux && !tend_portable
+
 package cgroup
 
 import (

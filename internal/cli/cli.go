@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
 	"github.com/tend-dev/tend/internal/execshim"
+	"github.com/tend-dev/tend/internal/procstat"
 )
 
 // Main runs the CLI with args (without the program name) and returns the exit code.
@@ -254,11 +254,7 @@ func waitGone(ctx context.Context, pid int) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return
-		}
-		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
+		if p, ok := procstat.ReadProc(pid); !ok || p.Zombie() {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)

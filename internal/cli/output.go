@@ -10,8 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/mattn/go-isatty"
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/lazyre"
@@ -23,8 +22,7 @@ func isTerminal(w io.Writer) bool {
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return isatty.IsTerminal(f.Fd())
 }
 
 // colors reports whether to colour output written to w.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+	"golang.org/x/sys/unix"
 )
 
 // Node.js globals and built-in modules, as far as ecosystem files use them.
@@ -405,11 +406,11 @@ func (j *jsEnv) osModule() goja.Value {
 }
 
 func kernelRelease() string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 func memInfo(key string) int64 {

@@ -221,8 +221,8 @@ func withPeer(ctx context.Context, c net.Conn) context.Context {
 	if uc, ok := c.(*net.UnixConn); ok {
 		if raw, err := uc.SyscallConn(); err == nil {
 			raw.Control(func(fd uintptr) {
-				if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-					uid = int(cred.Uid)
+				if u, err := peerUID(int(fd)); err == nil {
+					uid = u
 				}
 			})
 		}

@@ -46,7 +46,7 @@ const maxIPCLine = 1 << 20
 // openIPC returns the two ends of a Node IPC channel: the daemon's
 // (non-blocking, so closing it ends a pending read) and the app's.
 func openIPC() (mine, theirs *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpairCloexec()
 	if err != nil {
 		return nil, nil, fmt.Errorf("IPC channel: %w", err)
 	}

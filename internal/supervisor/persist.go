@@ -66,8 +66,7 @@ type savedRun struct {
 }
 
 var bootIDOnce = sync.OnceValue(func() string {
-	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	return strings.TrimSpace(string(b))
+	return readBootID()
 })
 
 func (s *Supervisor) stateDir() string { return filepath.Join(s.opts.Home, StateDir) }
@@ -364,18 +363,10 @@ var errGone = errors.New("the process is gone")
 // from the pipes it still writes into, its cgroup.
 func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 	m := member{sr.PID, sr.Start}
-	fd, err := unix.PidfdOpen(sr.PID, unix.PIDFD_NONBLOCK)
-	if errors.Is(err, unix.EINVAL) { // PIDFD_NONBLOCK is Linux 5.10
-		if fd, err = unix.PidfdOpen(sr.PID, 0); err == nil {
-			unix.SetNonblock(fd, true)
-		}
-	}
-	var pidfd *os.File
-	if err == nil {
-		pidfd = os.NewFile(uintptr(fd), "pidfd")
-	} else if !errors.Is(err, unix.ESRCH) {
-		// No pidfds here (Linux < 5.3, or a seccomp filter): poll /proc.
-		p.sup.logf("app %s (id %d): pidfd_open: %v: its exit is checked every 250 ms", p.app.Name, p.id, err)
+	pidfd, err := openPidfd(sr.PID)
+	if err != nil && !errors.Is(err, unix.ESRCH) {
+		// No pidfds here (Linux < 5.3, or a seccomp filter): poll.
+		p.sup.logf("app %s (id %d): %v: its exit is checked every 250 ms", p.app.Name, p.id, err)
 	}
 	if !alive(m) { // the pid could have been reused before pidfd_open
 		if pidfd != nil {
@@ -432,20 +423,6 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 		}
 	}()
 	return r, nil
-}
-
-// waitPidfd returns once the process of pidfd f has exited (the pidfd polls
-// readable), without a thread blocked on it.
-func waitPidfd(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return rc.Read(func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		return err != nil || n > 0
-	})
 }
 
 // Detach lets the daemon exit without stopping any app (`tend update`): the

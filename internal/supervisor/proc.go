@@ -1188,7 +1188,7 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 		// which sets it and execs the app in the same process.
 		shim := p.sup.opts.Shim
 		if shim == "" {
-			shim = "/proc/self/exe"
+			shim = selfExe()
 		}
 		cmd.Path = shim
 		cmd.Args = append([]string{"tend", execshim.Arg, path}, argv...)

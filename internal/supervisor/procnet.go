@@ -178,7 +178,7 @@ func canBindAlongside(ap netip.AddrPort) bool {
 		family = unix.AF_INET6
 		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := socketCloexec(family, unix.SOCK_STREAM)
 	if err != nil {
 		return false
 	}

@@ -250,7 +250,7 @@ func TestReloadParallelAndWaitReadyStart(t *testing.T) {
 	ctx := context.Background()
 	w := reloadApp(dir, "w", "exec sleep 9403", func(a *config.App) { a.Instances = 3; a.ListenTimeout = 200 * time.Millisecond })
 	// wait_ready without a signal: ready after listen_timeout at a start (PM2)
-	quiet := reloadApp(dir, "quiet", "exec sleep 9404", func(a *config.App) { a.WaitReady = true; a.ListenTimeout = 100 * time.Millisecond })
+	quiet := reloadApp(dir, "quiet", "exec sleep 9404", func(a *config.App) { a.WaitReady = true; a.ListenTimeout = 2 * time.Second })
 	if _, err := s.Start(ctx, []config.App{w, quiet}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,43 @@
+//go:build !linux || tend_portable
+
+package supervisor
+
+import (
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// socketpairCloexec is a connected pair of stream sockets, close-on-exec:
+// made under the fork lock where the kernel has no SOCK_CLOEXEC, so no
+// child started meanwhile inherits them.
+func socketpairCloexec() ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fds[0])
+		unix.CloseOnExec(fds[1])
+	}
+	return fds, err
+}
+
+// socketCloexec is a new socket, close-on-exec.
+func socketCloexec(family, typ int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fd, err := unix.Socket(family, typ, 0)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	return fd, err
+}
+
+// selfExe is the path that runs this binary again.
+func selfExe() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return os.Args[0]
+}
