@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Custom testscript commands for logs, rotation, metrics and monit.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Helpers for the reload scripts: an HTTP app in Go that serves on the
