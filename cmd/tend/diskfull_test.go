@@ -15,6 +15,23 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// canMountTmpfs reports whether this process may mount a tmpfs: root, and
+// not in a container that denies it (no CAP_SYS_ADMIN).
+func canMountTmpfs() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	dir, err := os.MkdirTemp("", "tend-tmpfs-probe")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(dir)
+	if syscall.Mount("tend-test-tmpfs", dir, "tmpfs", 0, "size=64k") != nil {
+		return false
+	}
+	return syscall.Unmount(dir, 0) == nil
+}
+
 // tmpfs <dir> <size>: mount a tmpfs of size bytes on dir (root only),
 // unmounted when the script ends, however it ends.
 func cmdTmpfs(ts *testscript.TestScript, neg bool, args []string) {

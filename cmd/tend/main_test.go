@@ -201,13 +201,15 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// condition answers [root], and [cgroup]: the daemon can give apps cgroups
+// condition answers [root], [tmpfs], and [cgroup]: the daemon can give apps cgroups
 // of their own on this machine (cgroup v2 delegated, or the v1 memory
 // controller).
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "root": // [root]: the tests run as root
 		return os.Geteuid() == 0, nil
+	case "tmpfs": // [tmpfs]: the tests may mount a tmpfs (diskfull_test.go)
+		return canMountTmpfs(), nil
 	case "cgroup":
 	default:
 		return false, fmt.Errorf("unknown condition %q", cond)
