@@ -346,7 +346,7 @@ func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil || len(b) == 0 {
 			continue // gone, or a zombie
 		}
-		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), args[0]) {
+		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), args[0]) && ofThisScript(ts, pid) {
 			found = append(found, fmt.Sprintf("%d: %s", pid, strings.ReplaceAll(string(b), "\x00", " ")))
 		}
 	}
@@ -356,6 +356,20 @@ func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
 	if len(found) == 0 && neg {
 		ts.Fatalf("no process matches %q", args[0])
 	}
+}
+
+// ofThisScript reports whether pid belongs to the running script, not to a
+// copy of it that another suite on the machine runs at the same time: it
+// has this script's TEND_HOME in its environment (apps inherit it, and so
+// do their children), or its working directory is in this script's $WORK.
+func ofThisScript(ts *testscript.TestScript, pid int) bool {
+	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if strings.Contains("\x00"+string(env), "\x00TEND_HOME="+ts.Getenv("TEND_HOME")+"\x00") {
+		return true
+	}
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	work := ts.Getenv("WORK")
+	return err == nil && (cwd == work || strings.HasPrefix(cwd, work+"/"))
 }
 
 // daemons <n>: exactly n tend daemons run for this TEND_HOME.
