@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,10 +120,31 @@ func startupUser(name string) (*user.User, error) {
 		return user.Current()
 	}
 	u, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		// A static tend reads /etc/passwd only: ask NSS (LDAP, sssd, ...)
+		// through getent.
+		if gu, gerr := getentUser(name); gerr == nil {
+			return gu, nil
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("user %s: %w", name, err)
+		return nil, fmt.Errorf("user %s: %w (check the name with `getent passwd %s`)", name, err, name)
 	}
 	return u, nil
+}
+
+// getentUser looks name up in the passwd database through getent(1).
+func getentUser(name string) (*user.User, error) {
+	out, err := exec.Command("getent", "passwd", name).Output()
+	if err != nil {
+		return nil, err
+	}
+	f := strings.Split(strings.TrimSpace(string(out)), ":")
+	if len(f) < 7 || f[0] != name {
+		return nil, fmt.Errorf("getent passwd %s: unexpected answer %q", name, out)
+	}
+	return &user.User{Username: f[0], Uid: f[2], Gid: f[3], Name: f[4], HomeDir: f[5]}, nil
 }
 
 // systemdDir is where units go; TEND_SYSTEMD_DIR moves it (tests).
