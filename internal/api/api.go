@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -195,7 +196,9 @@ func (w *Watch) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Target selects processes: by name, pm_id, namespace, "all", or a list of those.
+// Target selects processes: by name, pm_id, namespace, "all", a regular
+// expression between slashes matched against names ("/^api-/"), or a list
+// of those.
 type Target struct {
 	Names []string `json:"names"`
 }
@@ -223,6 +226,8 @@ type ActionRequest struct {
 	Env       map[string]string `json:"env,omitempty"`
 	// Parallel is how many instances of one app reload at once (default 1).
 	Parallel int `json:"parallel,omitempty"`
+	// Signal is the signal of ActionSignal ("SIGUSR2", "USR2" or a number).
+	Signal string `json:"signal,omitempty"`
 }
 
 // Action is what an ActionRequest does.
@@ -239,6 +244,8 @@ const (
 	// ActionUnwatch stops watching files, leaving the process running
 	// (`tend stop app --watch`).
 	ActionUnwatch Action = "unwatch"
+	// ActionSignal sends Signal to each process's main pid (`tend sendSignal`).
+	ActionSignal Action = "signal"
 )
 
 // ScaleRequest sets the number of instances of an app: "3", "+2" or "-1".
@@ -324,4 +331,18 @@ func NotFoundf(format string, a ...any) *Error {
 // BadInputf builds a bad-request Error.
 func BadInputf(format string, a ...any) *Error {
 	return &Error{Code: CodeBadInput, Message: fmt.Sprintf(format, a...)}
+}
+
+// TargetRegexp reads a target written as PM2's regular expression,
+// "/pattern/": ok tells whether n has that form, err whether the pattern is
+// valid.
+func TargetRegexp(n string) (re *regexp.Regexp, ok bool, err error) {
+	if len(n) < 3 || n[0] != '/' || n[len(n)-1] != '/' {
+		return nil, false, nil
+	}
+	re, err = regexp.Compile(n[1 : len(n)-1])
+	if err != nil {
+		return nil, true, fmt.Errorf("target %s: not a valid regular expression: %w", n, err)
+	}
+	return re, true, nil
 }

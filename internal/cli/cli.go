@@ -106,7 +106,8 @@ func (a *app) root() *cobra.Command {
 		a.listCmd(), a.jlistCmd(), a.describeCmd(), a.envCmd(), a.pingCmd(), a.pidCmd(),
 		a.killCmd(), a.updateCmd(), a.saveCmd(), a.resurrectCmd(), a.startupCmd(), a.unstartupCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
 		a.scaleCmd(), a.checkCmd(),
-		a.monitCmd(), a.versionCmd(),
+		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.ecosystemCmd(),
+		a.startOrCmd("startOrRestart", false), a.startOrCmd("startOrReload", true), a.startOrCmd("startOrGracefulReload", true),
 	)
 	return root
 }

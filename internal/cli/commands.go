@@ -559,7 +559,7 @@ func (a *app) describeCmd() *cobra.Command {
 			}
 			var sel []api.Process
 			for _, p := range ps {
-				if p.Name == args[0] || strconv.Itoa(p.PMID) == args[0] {
+				if args[0] != "all" && matches(p, args[0]) {
 					sel = append(sel, p)
 				}
 			}
@@ -660,7 +660,7 @@ func (a *app) pidCmd() *cobra.Command {
 				return err
 			}
 			for _, p := range ps {
-				if len(args) == 0 || p.Name == args[0] || strconv.Itoa(p.PMID) == args[0] {
+				if len(args) == 0 || matches(p, args[0]) {
 					fmt.Fprintln(a.stdout, p.PID)
 				}
 			}

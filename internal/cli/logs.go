@@ -147,7 +147,29 @@ func parseLogTarget(args []string) *logTarget {
 }
 
 func (t *logTarget) match(p api.Process) bool {
-	return t.all || t.ids[p.PMID] || t.names[p.Name] || t.names[p.PM2Env.Namespace]
+	if t.all || t.ids[p.PMID] || t.names[p.Name] || t.names[p.PM2Env.Namespace] {
+		return true
+	}
+	for w := range t.names {
+		if re, ok, err := api.TargetRegexp(w); ok && err == nil && re.MatchString(p.Name) {
+			return true // PM2's /regexp/ target
+		}
+	}
+	return false
+}
+
+// regexpFound tells whether w is a /regexp/ target that some of sel matched.
+func regexpFound(w string, sel []api.Process) bool {
+	re, ok, err := api.TargetRegexp(w)
+	if !ok || err != nil {
+		return false
+	}
+	for _, p := range sel {
+		if re.MatchString(p.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // logPrinter writes log lines and events in the format the flags ask for.
@@ -329,7 +351,7 @@ func (a *app) logs(args []string, f *logsFlags) error {
 		}
 	}
 	for _, w := range target.words {
-		if !found[w] {
+		if !found[w] && !regexpFound(w, sel) {
 			return fmt.Errorf("process or namespace %s not found (see `tend ls`)", w)
 		}
 	}

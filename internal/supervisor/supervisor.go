@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
@@ -461,6 +462,15 @@ func (s *Supervisor) Resolve(t api.Target) ([]*Proc, error) {
 				addIf(func(*Proc) bool { return true })
 				continue
 			}
+			if re, ok, err := api.TargetRegexp(n); ok {
+				if err != nil {
+					return nil, api.BadInputf("%v", err)
+				}
+				if !addIf(func(p *Proc) bool { return re.MatchString(p.snapshotName()) }) {
+					return nil, api.NotFoundf("no process name matches %s", n)
+				}
+				continue
+			}
 			if id, err := strconv.Atoi(n); err == nil {
 				if !addIf(func(p *Proc) bool { return p.id == id }) {
 					return nil, api.NotFoundf("process %d not found", id)
@@ -498,6 +508,8 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 		o = opReset
 	case api.ActionUnwatch:
 		o = opUnwatch
+	case api.ActionSignal:
+		return s.signal(procs, req.Signal)
 	case api.ActionFlush:
 		for _, p := range procs {
 			p.mu.Lock()
@@ -577,6 +589,27 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 		}
 	}
 	return out, nil
+}
+
+// signal sends sig to the main pid of each process (PM2's sendSignal: not
+// to its process group or tree).
+func (s *Supervisor) signal(procs []*Proc, sig string) ([]api.Process, error) {
+	num, err := ParseSignal(sig)
+	if err != nil || sig == "" {
+		return nil, api.BadInputf("sendSignal: unknown signal %q (give a name such as SIGUSR2 or a number)", sig)
+	}
+	for _, p := range procs {
+		p.mu.Lock()
+		pid, name, status := p.pid, p.app.Name, p.status
+		p.mu.Unlock()
+		if pid <= 0 {
+			return nil, api.BadInputf("%s (id %d) is %s: there is no process to send %s to", name, p.id, status, signalName(num))
+		}
+		if err := syscall.Kill(pid, num); err != nil {
+			return nil, fmt.Errorf("send %s to %s (id %d, pid %d): %w", signalName(num), name, p.id, pid, err)
+		}
+	}
+	return s.processes(procs), nil
 }
 
 // mergeEnv refreshes an app's environment with a new CLI environment
