@@ -706,26 +706,9 @@ func (a *app) configCmd() *cobra.Command {
 		Short: "Print the apps of an ecosystem file as tend understands them, without starting anything",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := ""
-			if len(args) == 1 {
-				path = args[0]
-			} else {
-				p, err := defaultConfig()
-				if err != nil {
-					return err
-				}
-				path = p
-			}
-			abs, err := filepath.Abs(path)
+			abs, eco, err := a.loadEcosystem(args)
 			if err != nil {
 				return err
-			}
-			eco, err := config.Load(abs, config.LoadOptions{})
-			if err != nil {
-				return err
-			}
-			for _, w := range eco.Warnings {
-				fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w.String())
 			}
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)

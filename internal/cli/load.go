@@ -109,24 +109,7 @@ func resolveAll(norm []map[string]any, baseDir, file string, o loadOptions) (*lo
 		l.apps = append(l.apps, *app)
 	}
 	if len(o.only) > 0 {
-		keep := map[string]bool{}
-		byName := map[string]config.App{}
-		for _, a := range l.apps {
-			byName[a.Name] = a
-		}
-		var add func(n string)
-		add = func(n string) {
-			if keep[n] {
-				return
-			}
-			keep[n] = true
-			for _, d := range byName[n].DependsOn {
-				add(d.Name)
-			}
-		}
-		for _, n := range o.only {
-			add(n)
-		}
+		keep := config.DependencyClosure(l.apps, o.only)
 		var apps []config.App
 		for _, a := range l.apps {
 			if keep[a.Name] {
@@ -149,6 +132,33 @@ func resolveAll(norm []map[string]any, baseDir, file string, o loadOptions) (*lo
 		l.problems = append(l.problems, f.err)
 	}
 	return l, nil
+}
+
+// loadEcosystem loads the ecosystem file named by args, or the default one
+// of the current folder, and prints its warnings.
+func (a *app) loadEcosystem(args []string) (string, *config.Ecosystem, error) {
+	path := ""
+	if len(args) > 0 {
+		path = args[0]
+	} else {
+		p, err := defaultConfig()
+		if err != nil {
+			return "", nil, err
+		}
+		path = p
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", nil, err
+	}
+	eco, err := config.Load(abs, config.LoadOptions{})
+	if err != nil {
+		return "", nil, err
+	}
+	for _, w := range eco.Warnings {
+		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w.String())
+	}
+	return abs, eco, nil
 }
 
 // appNames lists the app names of an ecosystem file (for targets such as

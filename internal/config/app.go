@@ -99,6 +99,10 @@ type App struct {
 	RequiredEnv []string `json:"required_env,omitempty"`
 	// Ports are TCP ports the app listens on (checked free by the preflight).
 	Ports []int `json:"ports,omitempty"`
+	// Data are the absolute paths of folders the app keeps its state in (a
+	// database's data directory). tend only records them; `tend export` gives
+	// each a persistent volume (a StatefulSet's claim, a named volume).
+	Data []string `json:"data,omitempty"`
 	// Listen are the listening sockets tend opens once for the app and passes
 	// to every instance, old and new, so a reload never closes them (systemd
 	// socket activation: LISTEN_FDS). Canonical forms: "host:port", ":port",

@@ -281,7 +281,49 @@ func resolveHealth(m map[string]any, a *App) error {
 			}
 		}
 	}
+	var data []string
+	switch x := m["data"].(type) {
+	case string:
+		data = []string{x}
+	case []any:
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok || s == "" {
+				return fmt.Errorf("app %q: data: %v is not a folder path (write a path relative to cwd, or absolute)", a.Name, e)
+			}
+			data = append(data, s)
+		}
+	}
+	for _, d := range data {
+		a.Data = append(a.Data, nodeResolve(a.Cwd, d))
+	}
 	return nil
+}
+
+// DependencyClosure is names and, transitively, every app they depend on:
+// what `--only a,b` keeps.
+func DependencyClosure(apps []App, names []string) map[string]bool {
+	byName := map[string]*App{}
+	for i := range apps {
+		byName[apps[i].Name] = &apps[i]
+	}
+	keep := map[string]bool{}
+	var add func(n string)
+	add = func(n string) {
+		if keep[n] {
+			return
+		}
+		keep[n] = true
+		if a := byName[n]; a != nil {
+			for _, d := range a.DependsOn {
+				add(d.Name)
+			}
+		}
+	}
+	for _, n := range names {
+		add(n)
+	}
+	return keep
 }
 
 // DependencyError is a depends_on that names an unknown app or forms a cycle.

@@ -34,6 +34,10 @@ type ResolveOptions struct {
 	NumCPU int
 	// ConfigFile is the ecosystem file the app comes from (App.ConfigFile, errors).
 	ConfigFile string
+	// ScriptMayBeMissing resolves an app whose script is not on this machine
+	// (yet) as if it were the file relative to cwd: `tend export` describes apps
+	// for an image that is built elsewhere.
+	ScriptMayBeMissing bool
 	// Deploy is the file's deploy section (Ecosystem.Deploy): with EnvName,
 	// deploy.<EnvName>.env is merged below everything else, as PM2 does.
 	Deploy any
@@ -174,7 +178,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 		}
 		if p := lookPathIn(script, pathEnv); p != "" {
 			found, onPath = p, true
-		} else {
+		} else if !opts.ScriptMayBeMissing {
 			return nil, &ScriptNotFoundError{Path: scriptAbs, App: a.Name}
 		}
 	}

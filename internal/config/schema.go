@@ -120,6 +120,7 @@ var tendHealthOptions = []*option{
 	{key: "liveness", types: []string{"object"}, aliases: []string{"liveness_probe", "livenessProbe"}},
 	{key: "required_env", types: []string{"array", "string"}},
 	{key: "ports", types: []string{"array", "number"}},
+	{key: "data", types: []string{"array", "string"}},
 }
 
 func init() {

@@ -35,7 +35,7 @@ func everyOption(dir string) config.App {
 		CronRestart: "0 3 * * *", ListenTimeout: 4 * time.Second, WaitReady: true,
 		DependsOn: []config.Dependency{{Name: "db", Condition: "healthy"}},
 		Readiness: probe("9101"), Liveness: probe("9102"),
-		RequiredEnv: []string{"A"}, Ports: []int{9103}, Listen: []string{"127.0.0.1:9104"}, ListenFromPort: true,
+		RequiredEnv: []string{"A"}, Ports: []int{9103}, Data: []string{"/tmp/survive-data"}, Listen: []string{"127.0.0.1:9104"}, ListenFromPort: true,
 		ReloadTimeout: 6 * time.Second, ConfigFile: filepath.Join(dir, "ecosystem.config.js"), EnvName: "production",
 		PM2:        map[string]any{"name": "every", "log_max_size": "2M"},
 		LogMaxSize: 2 << 20, LogRetain: &retain, LogCompress: &compress, LogRotateInterval: "0 0 * * *",
@@ -57,7 +57,7 @@ var survival = map[string]string{
 	"Treekill": "record", "UID": "record", "GID": "record", "OutFile": "record", "ErrorFile": "record",
 	"LogFile": "record", "PidFile": "record", "MergeLogs": "record", "LogDateFormat": "record",
 	"ListenTimeout": "record", "WaitReady": "record", "DependsOn": "record", "Readiness": "record",
-	"Liveness": "record", "RequiredEnv": "record", "Ports": "record", "ReloadTimeout": "record",
+	"Liveness": "record", "RequiredEnv": "record", "Ports": "record", "Data": "record", "ReloadTimeout": "record",
 	"ConfigFile": "record", "EnvName": "record", "PM2": "record",
 	// the number of records of the app, and whether they run (the tend save
 	// that survive_options.txtar compares holds both)

@@ -7,7 +7,7 @@
 // on 127.0.0.1:5433, with their data in .data/. TEND_INFRA=off in the environment
 // leaves the infrastructure out (bring your own, e.g. docker-compose up -d redis postgres).
 //
-// depends_on, readiness, liveness, required_env and ports are tend options; PM2
+// depends_on, readiness, liveness, required_env, ports and data are tend options; PM2
 // ignores them (the scripts still work under PM2: run-postgres.sh waits for the init).
 //
 // This file only reads the disk (fs is read-only when tend evaluates it).
@@ -108,6 +108,7 @@ if (withRedis) {
     env: { REDIS_SERVER: redisServer, REDIS_DIR: redisDir },
     ...restartPolicy,
     ports: [6380],
+    data: [redisDir], // tend export: a persistent volume (PVC, named volume)
     readiness: { exec: `${redisCli} -p 6380 ping`, interval: '1s', timeout: '2s', failure_threshold: 3, start_period: '0s' },
     liveness: { exec: `${redisCli} -p 6380 ping`, interval: '1s', timeout: '2s', failure_threshold: 3 },
     ...logs('redis'),
@@ -123,6 +124,7 @@ if (withPostgres) {
       cwd: root,
       autorestart: false,
       env: pgEnv,
+      data: [pgEnv.PGDATA],
       ...logs('postgres-init'),
     },
     {
@@ -134,6 +136,7 @@ if (withPostgres) {
       kill_timeout: 10000, // SIGINT (tend's default kill_signal) is PostgreSQL's fast shutdown
       depends_on: { 'postgres-init': 'completed' },
       ports: [5433],
+      data: [pgEnv.PGDATA],
       // -U/-d: a probe as a role that exists, so the server logs no "role does not exist" every second
       readiness: { exec: `${path.join(pgBin, 'pg_isready')} -h 127.0.0.1 -p 5433 -U agentic -d agentic_sdlc`, interval: '1s', timeout: '2s' },
       ...logs('postgres'),
