@@ -178,6 +178,7 @@ func TestScripts(t *testing.T) {
 			"unit-verify":   cmdUnitVerify, // startup_test.go
 			"tmpfs":         cmdTmpfs,      // diskfull_test.go
 			"check-drops":   cmdCheckDrops,
+			"api-post":      cmdAPIPost, // trust_test.go
 			// logs, rotation, metrics, monit (observe_test.go)
 			"follow-start":  cmdFollowStart,
 			"follow-stop":   cmdFollowStop,

@@ -311,6 +311,8 @@ const (
 	CodeBadInput  = "bad_request"
 	CodeForbidden = "forbidden"
 	CodeInternal  = "internal"
+	// CodeTooLarge: the request body is over the daemon's limit (HTTP 413).
+	CodeTooLarge = "too_large"
 )
 
 func (e *Error) Error() string { return e.Message }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/daemon"
 )
 
 // isConfigFile tells an ecosystem file from a script by its name, as PM2 does.
@@ -96,11 +97,20 @@ func resolveAll(norm []map[string]any, baseDir, file string, o loadOptions) (*lo
 		err  error
 	}
 	var fails []failed
+	// The daemon's limits, as tend.json and the environment set them: an
+	// app over one fails here, before anything is sent.
+	lim, err := daemon.LoadLimits(o.home)
+	if err != nil {
+		l.warns = append(l.warns, fmt.Sprintf("%v: the default limits apply", err))
+	}
 	for _, m := range norm {
 		name, _ := m["name"].(string)
 		app, err := config.Resolve(m, config.ResolveOptions{
 			Home: o.home, BaseDir: baseDir, CLIEnv: cliEnv, EnvName: o.envName, NumCPU: runtime.NumCPU(),
 		})
+		if err == nil {
+			err = lim.App.Check(app)
+		}
 		if err != nil {
 			fails = append(fails, failed{name, err})
 			continue

@@ -222,7 +222,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	rawInst, hasInst := jsNumberValue(m["instances"])
 	a.Instances = 1
 	if hasInst && !math.IsNaN(rawInst) && !math.IsInf(rawInst, 0) {
-		n := int(rawInst)
+		n := int(min(rawInst, math.MaxInt32)) // 1e30 stays huge, for the limit to refuse
 		switch {
 		case n == 0:
 			n = numCPU

@@ -66,6 +66,7 @@ type Daemon struct {
 	quit    chan struct{}
 	detach  atomic.Bool // quit leaves the apps running
 	obs     observer    // settings, log rotation, metrics (observe.go)
+	limits  Limits      // caps on requests and apps (limits.go)
 }
 
 // Run serves until ctx ends, SIGINT/SIGTERM arrives, or a client asks to kill
@@ -112,6 +113,7 @@ func Run(ctx context.Context, opts Options) error {
 		cg.Sweep()
 	}
 	d.loadSettings()
+	d.loadLimits()
 	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, Cgroup: cg, LogRotation: d.obs.rotation})
 	res, err := d.sup.Restore()
 	if err != nil {
@@ -199,9 +201,14 @@ func (d *Daemon) resurrect() {
 	}
 	var todo []config.App
 	for _, a := range apps {
-		if !known[a.Name] {
-			todo = append(todo, a)
+		if known[a.Name] {
+			continue
 		}
+		if err := d.checkApps([]config.App{a}, false); err != nil {
+			d.log.Printf("resurrect: %v", err)
+			continue
+		}
+		todo = append(todo, a)
 	}
 	d.log.Printf("resurrect: %d apps from %s (%d already running)", len(todo), path, len(apps)-len(todo))
 	if len(todo) > 0 {
@@ -251,7 +258,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/apps", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.sup.Apps()) })
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
 	mux.HandleFunc("GET /v1/events", d.events)
-	return d.checkPeer(mux)
+	return d.checkPeer(d.limitBody(mux))
 }
 
 // checkPeer refuses any peer whose uid is not the allowed one.
@@ -284,6 +291,8 @@ func writeErr(w http.ResponseWriter, err error) {
 		status = http.StatusBadRequest
 	case api.CodeForbidden:
 		status = http.StatusForbidden
+	case api.CodeTooLarge:
+		status = http.StatusRequestEntityTooLarge
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -304,8 +313,12 @@ func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
 	var req api.StartRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeErr(w, api.BadInputf("decode start request: %v", err))
+	if err := d.decode(r, "start", &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if err := d.checkApps(req.Apps, req.Add); err != nil {
+		writeErr(w, err)
 		return
 	}
 	ps, err := d.sup.Start(r.Context(), req.Apps, supervisor.StartOptions{Reload: req.Reload, Parallel: req.Parallel, Add: req.Add})
@@ -318,9 +331,15 @@ func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) action(w http.ResponseWriter, r *http.Request) {
 	var req api.ActionRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeErr(w, api.BadInputf("decode action request: %v", err))
+	if err := d.decode(r, "action", &req); err != nil {
+		writeErr(w, err)
 		return
+	}
+	if req.UpdateEnv {
+		if err := d.limits.App.CheckEnv("restart --update-env", req.Env); err != nil {
+			writeErr(w, api.BadInputf("%v", err))
+			return
+		}
 	}
 	ps, err := d.sup.Act(r.Context(), req)
 	if err != nil {
@@ -370,8 +389,12 @@ func (d *Daemon) reloadLogs(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) scale(w http.ResponseWriter, r *http.Request) {
 	var req api.ScaleRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeErr(w, api.BadInputf("decode scale request: %v", err))
+	if err := d.decode(r, "scale", &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if err := d.checkScale(req); err != nil {
+		writeErr(w, err)
 		return
 	}
 	ps, err := d.sup.Scale(r.Context(), req.Name, req.Count)

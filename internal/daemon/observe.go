@@ -31,16 +31,24 @@ const DefaultLogRetain = 30
 //	{
 //	  "metrics_addr": "127.0.0.1:9209",
 //	  "log_max_size": "10M", "log_retain": 30, "log_compress": true,
-//	  "log_rotate_interval": "0 0 * * *"
+//	  "log_rotate_interval": "0 0 * * *",
+//	  "max_instances": 256, "max_processes": 4096,
+//	  "max_env_size": "1M", "max_request_size": "32M"
 //	}
 //
-// The log_* keys are the defaults of every app (an app's own options win).
+// The log_* keys are the defaults of every app (an app's own options win);
+// the max_* keys are the daemon's limits (see Limits).
 type Settings struct {
 	MetricsAddr       string `json:"metrics_addr,omitempty"`
 	LogMaxSize        any    `json:"log_max_size,omitempty"` // "10M" or a number of bytes
 	LogRetain         *int   `json:"log_retain,omitempty"`
 	LogCompress       bool   `json:"log_compress,omitempty"`
 	LogRotateInterval string `json:"log_rotate_interval,omitempty"`
+
+	MaxInstances   *int `json:"max_instances,omitempty"`
+	MaxProcesses   *int `json:"max_processes,omitempty"`
+	MaxEnvSize     any  `json:"max_env_size,omitempty"`     // "1M" or a number of bytes
+	MaxRequestSize any  `json:"max_request_size,omitempty"` // "32M" or a number of bytes
 }
 
 // LoadSettings reads $home/tend.json; a missing file gives zero Settings.

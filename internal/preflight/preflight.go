@@ -68,16 +68,12 @@ func Check(apps []config.App, resolveErrs []error, o Options) *Report {
 	}
 	ports := map[int]string{}
 	for _, a := range apps {
-		if fi, err := os.Stat(a.Cwd); err != nil || !fi.IsDir() {
-			r.Problems = append(r.Problems, Problem{a.Name, "cwd", fmt.Sprintf("working directory %s does not exist (app %s): create it or fix cwd", a.Cwd, a.Name)})
-		}
-		if a.Interpreter != "" && a.Interpreter != "none" {
-			if _, err := lookPath(a.Interpreter, a.Env["PATH"]); err != nil {
-				r.Problems = append(r.Problems, Problem{a.Name, "interpreter", fmt.Sprintf("interpreter %s not found in PATH (app %s): install it, or set interpreter to its full path", a.Interpreter, a.Name)})
-			}
-		} else if !filepath.IsAbs(a.ScriptPath) && a.ScriptPath != "" {
-			if _, err := lookPath(a.ScriptPath, a.Env["PATH"]); err != nil {
-				r.Problems = append(r.Problems, Problem{a.Name, "script", fmt.Sprintf("command %s not found in PATH (app %s): install it, or give its full path", a.ScriptPath, a.Name)})
+		if err := config.CheckRunnable(&a); err != nil {
+			for _, e := range unjoin(err) {
+				var ae *config.AppError
+				if errors.As(e, &ae) {
+					r.Problems = append(r.Problems, Problem{a.Name, ae.Option, ae.Msg})
+				}
 			}
 		}
 		var missing []string
@@ -160,21 +156,10 @@ func bindable(port int) bool {
 	return true
 }
 
-func lookPath(name, pathEnv string) (string, error) {
-	if strings.Contains(name, "/") {
-		if _, err := os.Stat(name); err != nil {
-			return "", err
-		}
-		return name, nil
+// unjoin lists the errors errors.Join put together.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	if pathEnv == "" {
-		pathEnv = os.Getenv("PATH")
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		f := filepath.Join(dir, name)
-		if fi, err := os.Stat(f); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return f, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found", name)
+	return []error{err}
 }

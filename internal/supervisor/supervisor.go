@@ -771,16 +771,9 @@ func (s *Supervisor) Scale(ctx context.Context, name, count string) ([]api.Proce
 	if len(mine) == 0 {
 		return nil, api.NotFoundf("app %s not found", name)
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(count, "+"))
+	want, err := ScaleTarget(name, len(mine), count)
 	if err != nil {
-		return nil, api.BadInputf("scale %s: %q is not a number (use 3, +2 or -1)", name, count)
-	}
-	want := n
-	if strings.HasPrefix(count, "+") || strings.HasPrefix(count, "-") {
-		want = len(mine) + n
-	}
-	if want < 1 {
-		return nil, api.BadInputf("scale %s to %d: an app keeps at least one instance (use tend delete %s)", name, want, name)
+		return nil, err
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, max(want, len(mine)))
@@ -829,6 +822,32 @@ func (s *Supervisor) Scale(ctx context.Context, name, count string) ([]api.Proce
 		}
 	}
 	return s.processes(out), nil
+}
+
+// ScaleTarget is the number of instances "N", "+N" or "-N" asks of an app
+// that has have.
+func ScaleTarget(name string, have int, count string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(count, "+"))
+	if err != nil {
+		return 0, api.BadInputf("scale %s: %q is not a number (use 3, +2 or -1)", name, count)
+	}
+	want := n
+	if strings.HasPrefix(count, "+") || strings.HasPrefix(count, "-") {
+		want = have + n
+	}
+	if want < 1 {
+		return 0, api.BadInputf("scale %s to %d: an app keeps at least one instance (use tend delete %s)", name, want, name)
+	}
+	return want, nil
+}
+
+// Counts returns how many processes each app has.
+func (s *Supervisor) Counts() map[string]int {
+	out := map[string]int{}
+	for _, p := range s.sorted() {
+		out[p.snapshotName()]++
+	}
+	return out
 }
 
 // startByName starts the stopped processes of an app (a dependency that a
