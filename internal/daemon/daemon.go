@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -64,9 +65,11 @@ type Daemon struct {
 	log     *log.Logger
 	started time.Time
 	quit    chan struct{}
-	detach  atomic.Bool // quit leaves the apps running
-	obs     observer    // settings, log rotation, metrics (observe.go)
-	limits  Limits      // caps on requests and apps (limits.go)
+	// quitOnce closes quit: kill and detach requests may come together.
+	quitOnce sync.Once
+	detach   atomic.Bool // quit leaves the apps running
+	obs      observer    // settings, log rotation, metrics (observe.go)
+	limits   Limits      // caps on requests and apps (limits.go)
 }
 
 // Run serves until ctx ends, SIGINT/SIGTERM arrives, or a client asks to kill
@@ -365,11 +368,7 @@ func (d *Daemon) env(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) kill(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]bool{"ok": true})
-	select {
-	case <-d.quit:
-	default:
-		close(d.quit)
-	}
+	d.quitOnce.Do(func() { close(d.quit) })
 }
 
 // detachHandler ends the daemon without stopping any app, for the next

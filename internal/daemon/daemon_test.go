@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -127,4 +129,49 @@ func openUp(dir string) {
 	for d := dir; strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
+}
+
+// TestKillTogether: kill and detach requests that arrive together end the
+// daemon once; none of them panics on a closed channel. Each answer's
+// write waits until all have written, so they all reach quit at once.
+func TestKillTogether(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		d := &Daemon{quit: make(chan struct{})}
+		const n = 32
+		var arrived, wg sync.WaitGroup
+		arrived.Add(n)
+		release := make(chan struct{})
+		go func() { arrived.Wait(); close(release) }()
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := &barrierWriter{ResponseRecorder: httptest.NewRecorder(), arrived: &arrived, release: release}
+				if i%2 == 0 {
+					d.kill(w, httptest.NewRequest("POST", "/v1/kill", nil))
+				} else {
+					d.detachHandler(w, httptest.NewRequest("POST", "/v1/detach", nil))
+				}
+			}()
+		}
+		wg.Wait()
+		select {
+		case <-d.quit:
+		default:
+			t.Fatal("quit is still open")
+		}
+	}
+}
+
+// barrierWriter holds a handler's answer until every handler has one.
+type barrierWriter struct {
+	*httptest.ResponseRecorder
+	arrived *sync.WaitGroup
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *barrierWriter) Write(p []byte) (int, error) {
+	b.once.Do(func() { b.arrived.Done(); <-b.release })
+	return b.ResponseRecorder.Write(p)
 }
