@@ -19,25 +19,6 @@ import (
 
 // ---- /proc -----------------------------------------------------------------
 
-// cpuTicks is utime+stime of pid (every thread), in clock ticks (1/100 s).
-func cpuTicks(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("bad stat of %d", pid)
-	}
-	f := strings.Fields(string(b[i+2:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("bad stat of %d", pid)
-	}
-	u, _ := strconv.ParseUint(f[11], 10, 64)
-	s, _ := strconv.ParseUint(f[12], 10, 64)
-	return u + s, nil
-}
-
 // schedCPU sums /proc/<pid>/task/*/schedstat over pid's live threads: the
 // nanoseconds they have run and the times they were scheduled in (a count of
 // wake-ups). Unlike utime+stime it is exact to the nanosecond; the time of a

@@ -234,10 +234,6 @@ func waitLockFree(ctx context.Context, home string) error {
 	}
 }
 
-func contextNoTimeout() (context.Context, context.CancelFunc) {
-	return context.WithCancel(context.Background())
-}
-
 // waitGone waits until process pid has exited (or is a zombie), at most
 // until ctx ends or 5 s pass.
 // waitDaemonGone waits until the daemon of pid has let go of the lock and

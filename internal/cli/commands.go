@@ -496,7 +496,7 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 				return a.done(ctx, c, ps)
 			}
 			for _, p := range ps {
-				fmt.Fprintf(a.stderr, "[tend] %s %s (id %d) ✓\n", strings.Title(string(action)), p.Name, p.PMID)
+				fmt.Fprintf(a.stderr, "[tend] %s %s (id %d) ✓\n", capitalize(string(action)), p.Name, p.PMID)
 			}
 			return a.done(ctx, c, ps)
 		},
@@ -787,3 +787,11 @@ func fmtDuration(d time.Duration) string { return display.Uptime(d) }
 
 // fmtBytes formats memory as PM2 does: 41.2mb.
 func fmtBytes(b int64) string { return display.Bytes(b) }
+
+// capitalize upper-cases the first letter of an ASCII verb ("stop" → "Stop").
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

@@ -90,7 +90,7 @@ func newJSEnv(env map[string]string, cwd string, numCPU int, out io.Writer, argv
 
 // throw raises a JavaScript Error with a Node-like code property.
 func (j *jsEnv) throw(code, format string, args ...any) {
-	e := j.rt.NewGoError(errors.New(fmt.Sprintf(format, args...)))
+	e := j.rt.NewGoError(fmt.Errorf(format, args...))
 	if code != "" {
 		_ = e.Set("code", code)
 	}

@@ -495,20 +495,6 @@ func (j *jsEnv) statObject(st os.FileInfo, lstat bool) *goja.Object {
 	return o
 }
 
-func (j *jsEnv) encodingOf(v goja.Value) string {
-	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
-		return ""
-	}
-	if o, ok := v.(*goja.Object); ok {
-		e := o.Get("encoding")
-		if e == nil || goja.IsUndefined(e) || goja.IsNull(e) {
-			return ""
-		}
-		return e.String()
-	}
-	return v.String()
-}
-
 func (j *jsEnv) fsModule() goja.Value {
 	rt := j.rt
 	m := rt.NewObject()

@@ -7,7 +7,7 @@ func TestNew(t *testing.T) {
 	if !re().MatchString("aaa") || re().MatchString("ab") {
 		t.Fatal("wrong match")
 	}
-	if re() != re() {
+	if first, second := re(), re(); first != second {
 		t.Fatal("compiled more than once")
 	}
 }

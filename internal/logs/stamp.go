@@ -10,7 +10,6 @@ import (
 // PM2's log_date_format ("YYYY-MM-DD HH:mm:ss Z"). Text in [brackets] is literal.
 type Stamper struct {
 	parts []stampPart
-	utc   bool
 }
 
 type stampPart struct {
