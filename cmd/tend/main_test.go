@@ -160,6 +160,7 @@ func TestScripts(t *testing.T) {
 			"wait-restarts": cmdWaitRestarts,
 			"wait-file":     cmdWaitFile,
 			"no-process":    cmdNoProcess,
+			"wait-process":  cmdWaitProcess,
 			"daemons":       cmdDaemons,
 			"check-lines":   cmdCheckLines,
 			"jlist-field":   cmdJlistField,
@@ -334,8 +335,41 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
+// wait-process <marker> <n> [timeout]: at least n live processes have marker
+// in their command line; with n = 0 (and no !), none has.
+func cmdWaitProcess(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: wait-process marker n [timeout]")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	what := fmt.Sprintf("%d processes matching %q", n, args[0])
+	if n == 0 {
+		what = fmt.Sprintf("no process matching %q", args[0])
+	}
+	waitFor(ts, what, timeoutArg(ts, args, 2), func() (bool, string) {
+		found := processes(ts, args[0])
+		if n == 0 {
+			return len(found) == 0, strings.Join(found, "\n")
+		}
+		return len(found) >= n, fmt.Sprintf("%d processes", len(found))
+	})
+}
+
 // no-process <marker>: no live process has marker in its command line.
 func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
+	found := processes(ts, args[0])
+	if len(found) > 0 && !neg {
+		ts.Fatalf("processes still running:\n%s", strings.Join(found, "\n"))
+	}
+	if len(found) == 0 && neg {
+		ts.Fatalf("no process matches %q", args[0])
+	}
+}
+
+// processes lists the live processes of this script with marker in their
+// command line.
+func processes(ts *testscript.TestScript, marker string) []string {
 	var found []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -347,16 +381,11 @@ func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil || len(b) == 0 {
 			continue // gone, or a zombie
 		}
-		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), args[0]) && ofThisScript(ts, pid) {
+		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), marker) && ofThisScript(ts, pid) {
 			found = append(found, fmt.Sprintf("%d: %s", pid, strings.ReplaceAll(string(b), "\x00", " ")))
 		}
 	}
-	if len(found) > 0 && !neg {
-		ts.Fatalf("processes still running:\n%s", strings.Join(found, "\n"))
-	}
-	if len(found) == 0 && neg {
-		ts.Fatalf("no process matches %q", args[0])
-	}
+	return found
 }
 
 // ofThisScript reports whether pid belongs to the running script, not to a

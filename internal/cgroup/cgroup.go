@@ -286,6 +286,12 @@ func (m *Manager) isBase(dir string) bool {
 	return dir == m.base || (filepath.Base(dir) == filepath.Base(m.base) && strings.HasPrefix(dir, m.mount+string(filepath.Separator)))
 }
 
+// Owns reports whether dir is, by its place, a group of this TEND_HOME's
+// (made by this daemon or an earlier one, perhaps from another cgroup).
+func (m *Manager) Owns(dir string) bool {
+	return m.Version() != None && m.isBase(filepath.Dir(filepath.Clean(dir)))
+}
+
 // Adopt returns the group at dir, made by an earlier daemon of this
 // TEND_HOME, perhaps from another cgroup of its own; nil if dir is not such
 // a group.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
 	"github.com/tend-dev/tend/internal/execshim"
+	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/procstat"
 )
 
@@ -149,14 +152,18 @@ func (a *app) connect(ctx context.Context) (*client.Client, error) {
 // serves. When two CLIs race, the loser's daemon exits on the lock and its CLI
 // waits for the winner's socket.
 func (a *app) spawnDaemon(ctx context.Context) error {
-	if err := os.MkdirAll(a.home, 0o700); err != nil {
-		return fmt.Errorf("create TEND_HOME %s: %w", a.home, err)
+	// The daemon checks the home too; checked here, the refusal reaches the
+	// user instead of tend.log.
+	home, err := homedir.Open(a.home)
+	if err != nil {
+		return err
 	}
+	defer home.Close()
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(a.home, "tend.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := home.OpenFile("tend.log", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open daemon log: %w", err)
 	}
@@ -167,7 +174,10 @@ func (a *app) spawnDaemon(ctx context.Context) error {
 	}
 	defer pr.Close()
 	cmd := exec.Command(exe, "daemon")
-	cmd.Env = append(os.Environ(), "TEND_HOME="+a.home, "TEND_READY_FD=3")
+	// Not the run marker of an app this CLI may run in: the daemon's
+	// processes carry only the markers it gives them.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TEND_RUN=") })
+	cmd.Env = append(env, "TEND_HOME="+a.home, "TEND_READY_FD=3")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.Dir = "/"
@@ -200,9 +210,16 @@ func (a *app) spawnDaemon(ctx context.Context) error {
 	return fmt.Errorf("the tend daemon did not start; see %s", filepath.Join(a.home, "tend.log"))
 }
 
+// hasState reports whether TEND_HOME holds state records (of a daemon
+// that died, if none runs).
+func hasState(home string) bool {
+	ents, _ := os.ReadDir(filepath.Join(home, "state"))
+	return len(ents) > 0
+}
+
 // lockFree returns nil when no daemon holds TEND_HOME's lock.
 func lockFree(home string) error {
-	f, err := os.OpenFile(filepath.Join(home, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLock(home)
 	if err != nil {
 		return err
 	}
@@ -214,9 +231,14 @@ func lockFree(home string) error {
 	return nil
 }
 
+// openLock opens TEND_HOME's daemon.lock, never through a link.
+func openLock(home string) (*os.File, error) {
+	return os.OpenFile(filepath.Join(home, "daemon.lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+}
+
 // waitLockFree waits until the daemon holding TEND_HOME's lock has exited.
 func waitLockFree(ctx context.Context, home string) error {
-	f, err := os.OpenFile(filepath.Join(home, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLock(home)
 	if err != nil {
 		return err
 	}

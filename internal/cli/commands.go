@@ -680,8 +680,17 @@ func (a *app) killCmd() *cobra.Command {
 			c := client.New(a.home)
 			ping, err := c.Ping(ctx) // for the pid to wait for
 			if errors.Is(err, client.ErrNoDaemon) {
-				fmt.Fprintln(a.stderr, "[tend] No daemon is running.")
-				return nil
+				if !hasState(a.home) {
+					fmt.Fprintln(a.stderr, "[tend] No daemon is running.")
+					return nil
+				}
+				// A daemon died and left apps recorded, perhaps running:
+				// a new one takes them over, then stops them.
+				fmt.Fprintln(a.stderr, "[tend] No daemon is running, but the last one left apps behind: taking them over to stop them.")
+				if err := a.spawnDaemon(ctx); err != nil {
+					return err
+				}
+				ping, err = c.Ping(ctx)
 			}
 			if err != nil {
 				return err

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/tend-dev/tend/internal/client"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/daemon"
+	"github.com/tend-dev/tend/internal/homedir"
 )
 
 const dumpFile = daemon.DumpFile
@@ -45,10 +48,7 @@ func (a *app) saveCmd() *cobra.Command {
 			}
 			path := filepath.Join(a.home, dumpFile)
 			fmt.Fprintln(a.stderr, "[tend] Saving current process list...")
-			if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o600); err != nil {
-				return err
-			}
-			if err := os.Rename(path+".tmp", path); err != nil {
+			if err := writeDump(a.home, append(b, '\n')); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "[tend] Successfully saved in %s\n", path)
@@ -68,7 +68,7 @@ func (a *app) resurrectCmd() *cobra.Command {
 			ctx, cancel := a.ctx()
 			defer cancel()
 			path := filepath.Join(a.home, dumpFile)
-			b, err := os.ReadFile(path)
+			b, err := readDump(a.home)
 			if errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("no dump at %s: run `tend save` while your apps run, then `tend resurrect`", path)
 			}
@@ -113,4 +113,42 @@ func (a *app) resurrectCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// writeDump replaces TEND_HOME's dump with b, through the checked home
+// (package homedir): no link planted there is followed.
+func writeDump(home string, b []byte) error {
+	h, err := homedir.Open(home)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	f, err := h.OpenFile(dumpFile+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = h.Rename(dumpFile+".tmp", dumpFile)
+	}
+	return err
+}
+
+// readDump reads TEND_HOME's dump: the apps it names run as the daemon's
+// user, so only a file of that user's, in a home only it may write.
+func readDump(home string) ([]byte, error) {
+	h, err := homedir.Open(home)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	f, err := h.OpenFile(dumpFile, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/supervisor"
 )
 
@@ -61,6 +62,7 @@ const DumpFile = "dump.json"
 // Daemon is a running daemon.
 type Daemon struct {
 	opts    Options
+	home    *homedir.Dir
 	sup     *supervisor.Supervisor
 	log     *log.Logger
 	started time.Time
@@ -81,10 +83,16 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.AllowUID < 0 {
 		opts.AllowUID = os.Getuid()
 	}
-	if err := os.MkdirAll(opts.Home, 0o700); err != nil {
-		return fmt.Errorf("create TEND_HOME: %w", err)
+	// The home and every folder used in it must be this user's alone, and
+	// nothing in it is reached through a link (package homedir): a daemon
+	// running as root would otherwise run or write what another user
+	// planted there.
+	home, err := homedir.Open(opts.Home)
+	if err != nil {
+		return err
 	}
-	lock, err := os.OpenFile(filepath.Join(opts.Home, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	defer home.Close()
+	lock, err := home.OpenFile("daemon.lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open lock: %w", err)
 	}
@@ -117,7 +125,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.loadSettings()
 	d.loadLimits()
-	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, Cgroup: cg, LogRotation: d.obs.rotation})
+	d.home = home
+	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, HomeDir: home, Cgroup: cg, LogRotation: d.obs.rotation})
 	res, err := d.sup.Restore()
 	if err != nil {
 		d.log.Printf("the earlier daemon's state: %v", err)
@@ -188,7 +197,12 @@ func Run(ctx context.Context, opts Options) error {
 // background (the socket serves meanwhile).
 func (d *Daemon) resurrect() {
 	path := filepath.Join(d.opts.Home, DumpFile)
-	b, err := os.ReadFile(path)
+	var b []byte
+	f, err := d.home.OpenFile(DumpFile, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err == nil {
+		b, err = io.ReadAll(f)
+		f.Close()
+	}
 	if err != nil {
 		d.log.Printf("resurrect: %v", err)
 		return

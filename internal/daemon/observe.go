@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tend-dev/tend/internal/config"
@@ -55,7 +57,15 @@ type Settings struct {
 func LoadSettings(home string) (Settings, error) {
 	var s Settings
 	path := filepath.Join(home, SettingsFile)
-	b, err := os.ReadFile(path)
+	var b []byte
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err == nil {
+		b, err = io.ReadAll(f)
+		f.Close()
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return s, fmt.Errorf("%s is a symbolic link: tend follows no link inside TEND_HOME (fix: rm %s)", path, path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
 	}

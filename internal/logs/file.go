@@ -28,6 +28,10 @@ type Files struct {
 	Now func() time.Time
 	// Logf reports rotation and compression errors; nil discards them.
 	Logf func(format string, args ...any)
+	// OpenFile opens a log file, creating missing folders (0755); nil means
+	// os.MkdirAll and os.OpenFile. The daemon's refuses links and other
+	// users' folders inside TEND_HOME.
+	OpenFile func(path string, flag int, perm os.FileMode) (*os.File, error)
 
 	pmu      sync.Mutex // guards policies and def; never held while taking a File's mu
 	policies map[string]Rotation
@@ -66,7 +70,7 @@ func (r *Files) Open(path string) (*File, error) {
 		f.refs++
 		return f, nil
 	}
-	fh, err := openAppend(path)
+	fh, err := r.openAppend(path)
 	if err != nil {
 		return nil, err
 	}
@@ -76,15 +80,24 @@ func (r *Files) Open(path string) (*File, error) {
 	return f, nil
 }
 
-func openAppend(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create log folder: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+func (r *Files) openAppend(path string) (*os.File, error) {
+	f, err := r.openFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log file: %w", err)
 	}
 	return f, nil
+}
+
+func (r *Files) openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	if r.OpenFile != nil {
+		return r.OpenFile(path, flag, perm)
+	}
+	if flag&os.O_CREATE != 0 {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("create log folder: %w", err)
+		}
+	}
+	return os.OpenFile(path, flag, perm)
 }
 
 func fileSize(f *os.File) int64 {
@@ -216,7 +229,7 @@ func (r *Files) Reopen() error {
 	var first error
 	for _, f := range r.files {
 		f.mu.Lock()
-		nf, err := openAppend(f.path)
+		nf, err := r.openAppend(f.path)
 		if err == nil {
 			f.f.Close()
 			f.f = nf
@@ -243,9 +256,12 @@ func (r *Files) Truncate(path string) error {
 		f.size = 0
 		return f.f.Truncate(0)
 	}
-	err := os.Truncate(path, 0)
+	fh, err := r.openFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if os.IsNotExist(err) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return fh.Close()
 }

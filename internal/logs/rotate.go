@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tend-dev/tend/internal/cron"
@@ -187,7 +188,7 @@ func (f *File) rotate(now time.Time) error {
 	if err := os.Rename(f.path, dst); err != nil {
 		return err
 	}
-	nf, err := openAppend(f.path)
+	nf, err := f.reg.openAppend(f.path)
 	if err != nil {
 		// Keep writing to the moved file rather than lose lines.
 		return err
@@ -369,7 +370,7 @@ func compress(path string) error {
 	}
 	defer src.Close()
 	tmp := path + ".gz.tmp"
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return err
 	}

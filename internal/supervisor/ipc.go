@@ -134,7 +134,11 @@ func (p *Proc) openNotify(seq int64) (*net.UnixConn, string, error) {
 	if len(path) > maxSockPath || p.sup.opts.Home == "" {
 		path = fmt.Sprintf("@tend/%d/%d.%d.notify", os.Getpid(), p.id, seq)
 	} else {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		h, err := p.sup.home()
+		if err == nil {
+			err = h.MkdirAll("run", 0o700) // checked: no link, nobody else's
+		}
+		if err != nil {
 			return nil, "", err
 		}
 		os.Remove(path)

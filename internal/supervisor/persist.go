@@ -8,16 +8,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/procstat"
 )
 
@@ -63,6 +66,10 @@ type savedRun struct {
 	Started time.Time `json:"started_at"`
 	Cgroup  string    `json:"cgroup,omitempty"`
 	Pipes   [2]uint64 `json:"pipes"`
+	// Marker is the value of TEND_RUN in the run's environment, which
+	// proves that a live pid is this run's (notOurs); "" in records of a
+	// tend before run markers.
+	Marker string `json:"run_marker,omitempty"`
 }
 
 var bootIDOnce = sync.OnceValue(func() string {
@@ -71,8 +78,9 @@ var bootIDOnce = sync.OnceValue(func() string {
 
 func (s *Supervisor) stateDir() string { return filepath.Join(s.opts.Home, StateDir) }
 
+// statePaths are the process's two record files, relative to the home.
 func (p *Proc) statePaths() [2]string {
-	base := filepath.Join(p.sup.stateDir(), strconv.Itoa(p.id))
+	base := filepath.Join(StateDir, strconv.Itoa(p.id))
 	return [2]string{base + ".a", base + ".b"}
 }
 
@@ -98,7 +106,7 @@ func (p *Proc) save() {
 		sp.Then, sp.ThenWhy = opName(p.stopThen, ""), p.stopReason
 	}
 	if p.pid > 0 {
-		sp.Run = &savedRun{PID: p.pid, Start: p.pidStart, Started: p.startedAt, Pipes: p.pipes}
+		sp.Run = &savedRun{PID: p.pid, Start: p.pidStart, Started: p.startedAt, Pipes: p.pipes, Marker: p.marker}
 		if p.cg != nil {
 			sp.Run.Cgroup = p.cg.Dir()
 		}
@@ -116,7 +124,7 @@ func (p *Proc) save() {
 			buf.WriteByte(' ')
 		}
 		slot := sp.Seq % 2
-		err = writeRecord(p.statePaths()[slot], buf.Bytes(), &p.saveLen[slot])
+		err = p.sup.writeRecord(p.statePaths()[slot], buf.Bytes(), &p.saveLen[slot])
 	}
 	if err != nil {
 		p.sup.logf("app %s (id %d): state not saved: %v", name, p.id, err)
@@ -127,15 +135,16 @@ func (p *Proc) save() {
 // at once would otherwise leave megabytes of garbage that the heap keeps.
 var recordBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// writeRecord overwrites path with b in place; the file is cut to b's length
-// only when it was longer (a reader decodes the first JSON value and ignores
-// what follows).
-func writeRecord(path string, b []byte, lastLen *int) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
-	if errors.Is(err, os.ErrNotExist) {
-		os.MkdirAll(filepath.Dir(path), 0o700)
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+// writeRecord overwrites rel (in the home) with b in place; the file is cut
+// to b's length only when it was longer (a reader decodes the first JSON
+// value and ignores what follows). It is opened through the checked home: a
+// link planted there is refused.
+func (s *Supervisor) writeRecord(rel string, b []byte, lastLen *int) error {
+	h, err := s.home()
+	if err != nil {
+		return err
 	}
+	f, err := h.OpenFile(rel, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
@@ -159,21 +168,135 @@ func (p *Proc) unsave() {
 	}
 	p.saveMu.Lock()
 	defer p.saveMu.Unlock()
-	for _, path := range p.statePaths() {
-		os.Remove(path)
-	}
+	p.sup.removeRecord(p.id)
 }
 
-// readRecord decodes the record in path.
-func readRecord(path string) (savedProc, error) {
+// removeRecord removes both files of pm_id's record.
+func (s *Supervisor) removeRecord(id int) {
+	h, err := s.home()
+	if err != nil {
+		return
+	}
+	base := filepath.Join(StateDir, strconv.Itoa(id))
+	h.Remove(base + ".a")
+	h.Remove(base + ".b")
+}
+
+// errUntrusted marks a file in the state folder that the daemon does not
+// read: only its own user's regular files of mode 0600 are records.
+var errUntrusted = errors.New("not a record this daemon trusts")
+
+// readRecord decodes the record name of the state folder. Only a regular
+// file of the daemon's user with mode 0600, in the checked home, reached
+// through no link, is read: a record names a script that the daemon runs.
+func (s *Supervisor) readRecord(name string) (savedProc, error) {
 	var sp savedProc
-	f, err := os.Open(path)
+	h, err := s.home()
+	if err != nil {
+		return sp, err
+	}
+	f, err := h.OpenFile(filepath.Join(StateDir, name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return sp, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return sp, err
+	}
+	if !fi.Mode().IsRegular() {
+		return sp, fmt.Errorf("%w: %s is a %v, not a regular file", errUntrusted, f.Name(), fi.Mode().Type())
+	}
+	if fi.Mode().Perm() != 0o600 {
+		return sp, fmt.Errorf("%w: %s has mode %04o, not 0600 (tend writes its records 0600)", errUntrusted, f.Name(), fi.Mode().Perm())
+	}
 	err = json.NewDecoder(f).Decode(&sp)
 	return sp, err
+}
+
+// checkRecord refuses a record whose fields could not have been written by
+// a daemon: it names what the daemon will run (script, cwd), signal (pid)
+// and kill (cgroup).
+func (s *Supervisor) checkRecord(sp savedProc, app config.App) error {
+	bad := func(field, v, why string) error { return fmt.Errorf("%s %q %s", field, v, why) }
+	switch {
+	case sp.Instance < 0 || sp.Restarts < 0:
+		return fmt.Errorf("negative instance or restarts (%d, %d)", sp.Instance, sp.Restarts)
+	case app.Name == "" || strings.ContainsAny(app.Name, "\x00\n"):
+		return bad("name", app.Name, "is empty or holds a NUL or a newline")
+	case strings.ContainsRune(app.ScriptPath, 0):
+		return bad("script_path", app.ScriptPath, "holds a NUL")
+	case strings.ContainsRune(app.ScriptPath, '/') && !filepath.IsAbs(app.ScriptPath):
+		return bad("script_path", app.ScriptPath, "is a relative path (tend records absolute ones)")
+	case app.Cwd != "" && (!filepath.IsAbs(app.Cwd) || strings.ContainsRune(app.Cwd, 0)):
+		return bad("cwd", app.Cwd, "is not an absolute path")
+	case strings.ContainsRune(app.Interpreter, 0):
+		return bad("interpreter", app.Interpreter, "holds a NUL")
+	}
+	if r := sp.Run; r != nil {
+		switch {
+		case r.PID <= 1 || r.PID > 1<<22:
+			return fmt.Errorf("pid %d is not one tend can have started", r.PID)
+		case r.Start == 0:
+			return fmt.Errorf("pid %d has no start time", r.PID)
+		case r.Cgroup != "" && (!filepath.IsAbs(r.Cgroup) || filepath.Clean(r.Cgroup) != r.Cgroup):
+			return bad("cgroup", r.Cgroup, "is not a clean absolute path")
+		case r.Cgroup != "" && s.opts.Cgroup.Version() != cgroup.None && !s.opts.Cgroup.Owns(r.Cgroup):
+			return bad("cgroup", r.Cgroup, "is not a group of this TEND_HOME's")
+		}
+	}
+	return nil
+}
+
+// notOurs says why the live process of a saved run cannot be taken for one
+// an earlier daemon of this home started ("" when it can). A pid and start
+// time only say that the process is the one the record names; that it is
+// tend's is proven by the run marker the daemon put in its environment
+// (TEND_RUN, read from /proc/<pid>/environ, which the process cannot take
+// back), or, for records of a tend before run markers, by TEND_HOME and
+// pm_id there, or by its membership of the run's cgroup. Parent links prove
+// nothing: after a daemon's death its apps belong to init or a subreaper.
+// It must also run as the daemon's user or as the app's.
+func (s *Supervisor) notOurs(sp savedProc, app config.App) string {
+	pid := sp.Run.PID
+	uid, ok := procUID(pid)
+	if !ok {
+		return "it is gone"
+	}
+	if uid != os.Geteuid() && (app.UID == nil || uid != *app.UID) {
+		return fmt.Sprintf("it runs as uid %d, neither the daemon's nor the app's", uid)
+	}
+	env := environOf(pid)
+	switch {
+	case sp.Run.Marker != "" && slices.Contains(env, runMarker+"="+sp.Run.Marker):
+		return ""
+	case sp.Run.Marker == "" && slices.Contains(env, "TEND_HOME="+s.opts.Home) && slices.Contains(env, "pm_id="+strconv.Itoa(sp.ID)):
+		return ""
+	}
+	if sp.Run.Cgroup != "" {
+		if g := s.opts.Cgroup.Adopt(sp.Run.Cgroup); g != nil && slices.Contains(g.Pids(), pid) {
+			return ""
+		}
+	}
+	return "neither its environment (" + runMarker + ") nor its cgroup shows that this home's daemon started it"
+}
+
+// procUID is the real uid process pid runs as.
+func procUID(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	_, rest, ok := strings.Cut(string(b), "\nUid:")
+	if !ok {
+		return 0, false
+	}
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return 0, false
+	}
+	uid, err := strconv.Atoi(f[0])
+	return uid, err == nil
 }
 
 // Restored says what Restore found.
@@ -181,6 +304,8 @@ type Restored struct {
 	Adopted   int // still running, watched again
 	Restarted int // gone while no daemon watched: started again
 	Kept      int // stopped or errored, listed as they were
+	Ignored   int // files of the state folder the daemon does not trust
+	Strays    int // processes of runs no record held, killed
 	Note      string
 }
 
@@ -192,12 +317,15 @@ type Restored struct {
 // uses the supervisor.
 func (s *Supervisor) Restore() (Restored, error) {
 	var res Restored
-	ents, err := os.ReadDir(s.stateDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return res, nil
-	}
+	h, err := s.home()
 	if err != nil {
 		return res, err
+	}
+	var ents []os.DirEntry
+	if _, err := os.Lstat(s.stateDir()); err == nil {
+		if ents, err = h.ReadDir(StateDir); err != nil {
+			return res, err
+		}
 	}
 	// the newest whole record of each pm_id
 	newest := map[int]savedProc{}
@@ -205,13 +333,23 @@ func (s *Supervisor) Restore() (Restored, error) {
 	oldBoot := 0
 	for _, e := range ents {
 		path := filepath.Join(s.stateDir(), e.Name())
-		id, _, _ := strings.Cut(e.Name(), ".")
-		sp, err := readRecord(path)
+		id, slot, _ := strings.Cut(e.Name(), ".")
+		n, err := strconv.Atoi(id)
+		if err != nil || n < 0 || (slot != "a" && slot != "b") {
+			s.logf("state: %s ignored: not a record's name (<pm_id>.a or .b)", path)
+			continue
+		}
+		sp, err := s.readRecord(e.Name())
 		switch {
+		case errors.Is(err, errUntrusted) || errors.Is(err, homedir.ErrUnsafe):
+			s.logf("state: record %s ignored: %v", path, err)
+			res.Ignored++
 		case err != nil:
 			unreadable[id] = err.Error() // a write cut short, or not a record
+		case sp.ID != n:
+			unreadable[id] = fmt.Sprintf("%s holds the record of pm_id %d", e.Name(), sp.ID)
 		case sp.BootID != bootIDOnce():
-			os.Remove(path)
+			h.Remove(filepath.Join(StateDir, e.Name()))
 			oldBoot++
 		case sp.Seq > newest[sp.ID].Seq:
 			newest[sp.ID] = sp
@@ -228,15 +366,33 @@ func (s *Supervisor) Restore() (Restored, error) {
 	var bad []string
 	for id, why := range unreadable {
 		bad = append(bad, fmt.Sprintf("pm_id %s: %s", id, why))
+		// No whole record of it is left (a daemon killed while it wrote
+		// the first): nothing can be carried on, and a run it started is
+		// found by its marker (killStrays).
+		h.Remove(filepath.Join(StateDir, id+".a"))
+		h.Remove(filepath.Join(StateDir, id+".b"))
 	}
 	sort.Slice(saved, func(i, j int) bool { return saved[i].ID < saved[j].ID })
-	adopted := map[string]bool{}
+	adopted := map[string]bool{} // cgroups of the runs taken over
+	keep := map[string]bool{}    // and their markers
 	s.mu.Lock()
 	for _, sp := range saved {
 		var app config.App
 		if err := json.Unmarshal(sp.App, &app); err != nil {
 			bad = append(bad, fmt.Sprintf("pm_id %d: %v", sp.ID, err))
 			continue
+		}
+		if err := s.checkRecord(sp, app); err != nil {
+			s.logf("state: the record of pm_id %d is ignored: %v", sp.ID, err)
+			res.Ignored++
+			continue
+		}
+		if sp.Run != nil && alive(member{sp.Run.PID, sp.Run.Start}) {
+			if why := s.notOurs(sp, app); why != "" {
+				// Left alone: it may be anyone's. The app starts again.
+				s.logf("app %s (id %d): pid %d of the record is not adopted: %s", app.Name, sp.ID, sp.Run.PID, why)
+				sp.Run = nil
+			}
 		}
 		p := newProc(s, sp.ID, sp.Instance, app)
 		p.saveSeq, p.saveLen = sp.Seq, [2]int{-1, -1} // its next records are newer
@@ -254,18 +410,19 @@ func (s *Supervisor) Restore() (Restored, error) {
 		case sp.Run != nil && alive(member{sp.Run.PID, sp.Run.Start}):
 			p.resume = sp.Run
 			// listed as it runs from the first answer; its loop re-attaches
-			p.pid, p.pidStart, p.startedAt, p.pipes = sp.Run.PID, sp.Run.Start, sp.Run.Started, sp.Run.Pipes
+			p.pid, p.pidStart, p.startedAt, p.pipes, p.marker = sp.Run.PID, sp.Run.Start, sp.Run.Started, sp.Run.Pipes, sp.Run.Marker
 			p.runEnv = environOf(sp.Run.PID)
 			res.Adopted++
 			if sp.Run.Cgroup != "" {
 				adopted[sp.Run.Cgroup] = true
 			}
+			if sp.Run.Marker != "" {
+				keep[sp.Run.Marker] = true
+			}
 		case sp.Status == Stopped || sp.Status == Errored:
 			res.Kept++
 		case sp.Status == Stopping && p.stopThen == opDelete: // it was being deleted and is gone
-			for _, path := range p.statePaths() {
-				os.Remove(path)
-			}
+			s.removeRecord(sp.ID)
 			continue
 		case sp.Status == Stopping && p.stopThen == opRestart:
 			p.status = Stopped
@@ -289,6 +446,14 @@ func (s *Supervisor) Restore() (Restored, error) {
 		s.procs[sp.ID] = p
 	}
 	s.mu.Unlock()
+	// Processes of runs no record holds: a start or the new instance of a
+	// reload that the dead daemon had not recorded, or an old instance it
+	// was stopping. Their apps start again from the records.
+	if killed := s.killStrays(keep); len(killed) > 0 {
+		s.logf("processes that an earlier daemon started and no record holds (a start or reload it had not recorded), killed: %d: %s",
+			len(killed), summary(killed, 10))
+		res.Strays = len(killed)
+	}
 	// A group that holds processes but no saved run: a start the dead
 	// daemon had not recorded yet. Its app is started again, so the copy
 	// would be a second one.
@@ -378,7 +543,7 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 	app, paths := p.app, p.logPaths
 	p.mu.Unlock()
 	r := &run{app: app, pid: sr.PID, pgid: sr.PID, started: sr.Started, done: make(chan struct{}),
-		env: environOf(sr.PID), pipes: sr.Pipes, adopted: true, logf: p.sup.logf}
+		env: environOf(sr.PID), pipes: sr.Pipes, marker: sr.Marker, adopted: true, logf: p.sup.logf}
 	if sr.Cgroup != "" {
 		r.cg = p.sup.opts.Cgroup.Adopt(sr.Cgroup)
 	}

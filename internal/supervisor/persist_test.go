@@ -2,12 +2,18 @@ package supervisor
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/homedir"
+	"github.com/tend-dev/tend/internal/procstat"
 )
 
 // Restore takes, for each pm_id, the newest record that decodes: a write
@@ -52,12 +58,164 @@ func TestRestoreNewestWholeRecord(t *testing.T) {
 	// The next record of pm_id 0 goes over the torn one, newer than the
 	// whole one.
 	s.sorted()[0].save()
-	sp, err := readRecord(filepath.Join(dir, "0.a"))
+	sp, err := s.readRecord("0.a")
 	if err != nil || sp.Seq != 8 || sp.Restarts != 3 {
 		t.Fatalf("next record: seq %d restarts %d, %v", sp.Seq, sp.Restarts, err)
 	}
 	s.Shutdown(t.Context())
 	if _, err := os.Stat(filepath.Join(dir, "0.a")); !os.IsNotExist(err) {
 		t.Fatalf("records left after every process was deleted: %v", err)
+	}
+}
+
+// A record names what the daemon runs, signals and kills: fields no daemon
+// writes are refused before use.
+func TestCheckRecord(t *testing.T) {
+	s := New(Options{Home: t.TempDir()})
+	defer s.Shutdown(t.Context())
+	good := config.App{Name: "web", ScriptPath: "/srv/web.sh", Cwd: "/srv"}
+	run := &savedRun{PID: 4242, Start: 7}
+	for _, c := range []struct {
+		name string
+		sp   savedProc
+		app  func(a *config.App)
+		want string
+	}{
+		{"good", savedProc{Run: run}, nil, ""},
+		{"bare command", savedProc{}, func(a *config.App) { a.ScriptPath = "sleep" }, ""},
+		{"no run", savedProc{}, nil, ""},
+		{"relative script", savedProc{}, func(a *config.App) { a.ScriptPath = "../evil.sh" }, `script_path "../evil.sh" is a relative path`},
+		{"NUL in script", savedProc{}, func(a *config.App) { a.ScriptPath = "/bin/sh\x00-c" }, "holds a NUL"},
+		{"relative cwd", savedProc{}, func(a *config.App) { a.Cwd = "tmp" }, `cwd "tmp" is not an absolute path`},
+		{"newline in name", savedProc{}, func(a *config.App) { a.Name = "a\nb" }, "holds a NUL or a newline"},
+		{"empty name", savedProc{}, func(a *config.App) { a.Name = "" }, "is empty"},
+		{"pid 1", savedProc{Run: &savedRun{PID: 1, Start: 1}}, nil, "pid 1 is not one tend can have started"},
+		{"no start time", savedProc{Run: &savedRun{PID: 4242}}, nil, "pid 4242 has no start time"},
+		{"cgroup not clean", savedProc{Run: &savedRun{PID: 4242, Start: 7, Cgroup: "/sys/fs/cgroup/a/../b"}}, nil, "is not a clean absolute path"},
+		{"negative restarts", savedProc{Restarts: -1}, nil, "negative"},
+	} {
+		app := good
+		if c.app != nil {
+			c.app(&app)
+		}
+		err := s.checkRecord(c.sp, app)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: got %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+}
+
+// Only the daemon's own regular files of mode 0600 are read as records.
+func TestReadRecordTrust(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, StateDir)
+	os.MkdirAll(dir, 0o700)
+	s := New(Options{Home: home})
+	defer s.Shutdown(t.Context())
+	b, _ := json.Marshal(savedProc{Seq: 1, BootID: bootIDOnce(), ID: 0})
+	os.WriteFile(filepath.Join(dir, "0.a"), b, 0o600)
+	if _, err := s.readRecord("0.a"); err != nil {
+		t.Fatalf("a record of mode 0600: %v", err)
+	}
+	os.Chmod(filepath.Join(dir, "0.a"), 0o640)
+	if _, err := s.readRecord("0.a"); !errors.Is(err, errUntrusted) || !strings.Contains(err.Error(), "has mode 0640, not 0600") {
+		t.Fatalf("a record of mode 0640: %v", err)
+	}
+	os.Symlink(filepath.Join(dir, "0.a"), filepath.Join(dir, "1.a"))
+	if _, err := s.readRecord("1.a"); !errors.Is(err, homedir.ErrUnsafe) {
+		t.Fatalf("a link: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		os.Chmod(filepath.Join(dir, "0.a"), 0o600)
+		os.Chown(filepath.Join(dir, "0.a"), 65534, 65534)
+		if _, err := s.readRecord("0.a"); !errors.Is(err, homedir.ErrUnsafe) || !strings.Contains(err.Error(), "belongs to uid 65534") {
+			t.Fatalf("a record of uid 65534: %v", err)
+		}
+	}
+}
+
+// A live pid with the recorded start time is adopted only when its
+// environment carries the run's marker (or, for records without one, this
+// home and the pm_id).
+func TestNotOurs(t *testing.T) {
+	home := t.TempDir()
+	s := New(Options{Home: home})
+	defer s.Shutdown(t.Context())
+	start := func(env ...string) savedProc {
+		cmd := exec.Command("sleep", "7396")
+		cmd.Env = env
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		pr, _ := procstat.ReadProc(cmd.Process.Pid)
+		return savedProc{ID: 5, Run: &savedRun{PID: cmd.Process.Pid, Start: pr.StartTime}}
+	}
+	app := config.App{Name: "web"}
+	marked := start(runMarker+"=5-abc", "TEND_HOME="+home)
+	marked.Run.Marker = "5-abc"
+	if why := s.notOurs(marked, app); why != "" {
+		t.Errorf("a process with the run's marker: %s", why)
+	}
+	marked.Run.Marker = "5-other"
+	if why := s.notOurs(marked, app); !strings.Contains(why, "neither its environment") {
+		t.Errorf("a process with another run's marker: %q", why)
+	}
+	legacy := start("TEND_HOME="+home, "pm_id=5")
+	if why := s.notOurs(legacy, app); why != "" {
+		t.Errorf("a record without a marker, a process of this home and pm_id: %s", why)
+	}
+	stranger := start("TEND_HOME=" + home) // no pm_id: anyone's
+	if why := s.notOurs(stranger, app); why == "" {
+		t.Error("a process without a marker nor pm_id was taken for tend's")
+	}
+	if os.Geteuid() == 0 {
+		other := savedProc{ID: 5, Run: &savedRun{Marker: "5-abc"}}
+		cmd := exec.Command("sleep", "7396")
+		cmd.Env = []string{runMarker + "=5-abc"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		other.Run.PID = cmd.Process.Pid
+		if why := s.notOurs(other, app); !strings.Contains(why, "runs as uid 65534") {
+			t.Errorf("a process of uid 65534 with the marker: %q", why)
+		}
+	}
+}
+
+// killStrays kills the processes of this home's runs that no record holds,
+// and only those.
+func TestKillStrays(t *testing.T) {
+	home := t.TempDir()
+	s := New(Options{Home: home})
+	defer s.Shutdown(t.Context())
+	start := func(env ...string) *exec.Cmd {
+		cmd := exec.Command("sleep", "7397")
+		cmd.Env = env
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	stray := start(runMarker+"=1-stray", "TEND_HOME="+home)
+	kept := start(runMarker+"=2-kept", "TEND_HOME="+home)
+	elsewhere := start(runMarker+"=1-stray", "TEND_HOME="+home+"x")
+	killed := s.killStrays(map[string]bool{"2-kept": true})
+	if len(killed) != 1 || !strings.HasPrefix(killed[0], strconv.Itoa(stray.Process.Pid)+" ") {
+		t.Fatalf("killed %v, want pid %d only", killed, stray.Process.Pid)
+	}
+	if st, _ := stray.Process.Wait(); st == nil || st.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the stray: %v", st)
+	}
+	for _, c := range []*exec.Cmd{kept, elsewhere} {
+		if err := c.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("pid %d was killed: %v", c.Process.Pid, err)
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 //go:embed preload.cjs
@@ -29,16 +31,37 @@ func (s *Supervisor) preloadPath() (string, error) {
 	if preloadOnce.path == path {
 		return path, nil
 	}
-	if b, err := os.ReadFile(path); err != nil || string(b) != string(nodePreload) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// Apps load it: only a file the daemon's user owns, in a folder only
+	// it may write (package homedir), reached through no link.
+	h, err := s.home()
+	if err != nil {
+		return "", err
+	}
+	rel, _ := h.Rel(path)
+	if err := h.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return "", err
+	}
+	var b []byte
+	f, err := h.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err == nil {
+		b, err = io.ReadAll(f)
+		f.Close()
+	}
+	if err != nil || string(b) != string(nodePreload) {
+		tmp := fmt.Sprintf("%s.%d.tmp", rel, os.Getpid())
+		f, err := h.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
 			return "", err
 		}
-		tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-		if err := os.WriteFile(tmp, nodePreload, 0o644); err != nil {
-			return "", err
+		_, err = f.Write(nodePreload)
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
-		if err := os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
+		if err == nil {
+			err = h.Rename(tmp, rel)
+		}
+		if err != nil {
+			h.Remove(tmp)
 			return "", err
 		}
 	}

@@ -70,6 +70,7 @@ type Proc struct {
 	resumeStart   string        // set by Restore: start at once, with this reason
 	pidStart      uint64        // the serving run's start time (clock ticks since boot)
 	pipes         [2]uint64     // the serving run's stdout and stderr pipes
+	marker        string        // the serving run's TEND_RUN
 	cg            *cgroup.Group // the serving run's cgroup, nil without
 	memRestarting atomic.Bool   // a memory-limit restart is under way
 	watching      atomic.Bool   // a file watcher runs
@@ -143,6 +144,7 @@ type run struct {
 	cg        *cgroup.Group // its own cgroup, nil without
 	env       []string      // the environment it started with
 	pipes     [2]uint64     // inode numbers of its stdout and stderr pipes
+	marker    string        // its TEND_RUN (runMarker)
 	adopted   bool          // started by an earlier daemon: not tend's child
 	srcs      [2]*os.File   // the daemon's ends of its output pipes
 	memNotify func()        // ends the cgroup's memory threshold
@@ -1007,7 +1009,9 @@ func (p *Proc) onCrash(r *run, e Exit) {
 func (p *Proc) afterRun(r *run) {
 	// Emptied, not removed: recreating a file at every start costs more than
 	// the start itself on a busy ext4 (an inode per start).
-	os.Truncate(p.pidPath, 0)
+	if f, err := p.sup.openFile(p.pidPath, os.O_WRONLY|os.O_TRUNC, 0, 0o755); err == nil {
+		f.Close()
+	}
 	r.release()
 }
 
@@ -1040,6 +1044,7 @@ func (p *Proc) adopt(r *run) {
 	p.runEnv = r.env
 	p.cg = r.cg
 	p.pipes = r.pipes
+	p.marker = r.marker
 	p.pidStart = 0
 	if pr, ok := procstat.ReadProc(r.pid); ok {
 		p.pidStart = pr.StartTime
@@ -1047,18 +1052,15 @@ func (p *Proc) adopt(r *run) {
 	pidPath := p.pidPath
 	p.mu.Unlock()
 	if pidPath != "" {
-		writePidFile(pidPath, r.pid)
+		p.writePidFile(pidPath, r.pid)
 	}
 }
 
 // writePidFile rewrites the pid file in place.
-func writePidFile(path string, pid int) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	if os.IsNotExist(err) {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	}
+func (p *Proc) writePidFile(path string, pid int) {
+	f, err := p.sup.openFile(path, os.O_WRONLY|os.O_CREATE, 0o644, 0o755)
 	if err != nil {
+		p.sup.logf("app %s (id %d): pid file: %v", p.app.Name, p.id, err)
 		return
 	}
 	b := strconv.AppendInt(nil, int64(pid), 10)
@@ -1070,7 +1072,7 @@ func writePidFile(path string, pid int) {
 // Variables tend sets for the readiness and socket protocols; values that
 // come from the environment tend itself was started in are dropped.
 var protocolEnv = []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "TEND_LISTEN_ADDRS",
-	"NOTIFY_SOCKET", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "NODE_UNIQUE_ID"}
+	"NOTIFY_SOCKET", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "NODE_UNIQUE_ID", runMarker}
 
 // spawn starts one run of app: log pipes, the app's listening sockets (fds
 // 3…, LISTEN_FDS), the Node IPC channel (the next fd, NODE_CHANNEL_FD) and a
@@ -1162,8 +1164,11 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 			"TEND_LISTEN_ADDRS="+strings.Join(addrs, " "))
 	}
 	extra = append(extra, ipcChild)
+	// The run is marked before it exists: a daemon killed before its record
+	// is written leaves a process the next one finds (killStrays).
+	marker := newMarker(p.id)
 	env = append(env, "NODE_CHANNEL_FD="+strconv.Itoa(2+len(extra)), "NODE_CHANNEL_SERIALIZATION_MODE=json",
-		"NOTIFY_SOCKET="+notifyPath)
+		"NOTIFY_SOCKET="+notifyPath, runMarker+"="+marker)
 
 	devnull, _ := os.Open(os.DevNull)
 	cmd := &exec.Cmd{
@@ -1206,7 +1211,7 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 	}
 	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
 		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf,
-		env: cmd.Env, pipes: [2]uint64{outIno, errIno}}
+		env: cmd.Env, pipes: [2]uint64{outIno, errIno}, marker: marker}
 	if cg != nil && app.MaxMemoryRestart > 0 {
 		// Where the kernel tells when the group crosses the limit, the
 		// sampler looks at once instead of at its next tick.

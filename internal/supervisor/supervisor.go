@@ -16,6 +16,7 @@ import (
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/procstat"
 )
@@ -42,6 +43,10 @@ type Options struct {
 	// LogRotation is the rotation of every app's log files ($TEND_HOME/
 	// tend.json); an app's own log_* options win (AppRotation).
 	LogRotation logs.Rotation
+	// HomeDir is Home, opened and checked (package homedir): everything the
+	// supervisor writes inside the home goes through it, so no link planted
+	// there is followed. nil: New opens Home itself.
+	HomeDir *homedir.Dir
 }
 
 // Supervisor owns every process.
@@ -68,6 +73,8 @@ type Supervisor struct {
 	snap   *procstat.Snapshot
 
 	sampleWake chan struct{}
+
+	homeErr error // why Home could not be opened; every write inside it fails with it
 }
 
 // New returns an empty Supervisor.
@@ -79,12 +86,32 @@ func New(opts Options) *Supervisor {
 	s.sampler.MinAge = min(500*time.Millisecond, s.opts.SampleInterval/2)
 	s.files.Logf = opts.Logf
 	s.files.SetDefaultRotation(opts.LogRotation)
+	if s.opts.HomeDir == nil {
+		s.opts.HomeDir, s.homeErr = homedir.Open(s.opts.Home)
+	}
+	s.files.OpenFile = func(path string, flag int, perm os.FileMode) (*os.File, error) {
+		return s.openFile(path, flag, perm, 0o755)
+	}
 	if u, err := user.Current(); err == nil {
 		s.user = u.Username
 	}
 	s.bgwg.Add(1)
 	go s.sampleLoop()
 	return s
+}
+
+// home is TEND_HOME, opened and checked; nil with homeErr when it failed.
+func (s *Supervisor) home() (*homedir.Dir, error) { return s.opts.HomeDir, s.homeErr }
+
+// openFile opens path: through the checked home when it is inside it (no
+// link followed, no other user's folder or file), as os.OpenFile otherwise
+// (a path the user named in the app's options), creating missing folders
+// with dirPerm.
+func (s *Supervisor) openFile(path string, flag int, perm, dirPerm os.FileMode) (*os.File, error) {
+	if s.homeErr != nil {
+		return nil, s.homeErr
+	}
+	return homedir.OpenFile(s.opts.HomeDir, path, flag, perm, dirPerm)
 }
 
 // MemoryMode names how app memory is measured, for describe.
