@@ -219,3 +219,15 @@ func TestKillStrays(t *testing.T) {
 		}
 	}
 }
+
+// The walk a daemon makes at start to find the processes of runs no record
+// holds: one read of /proc/<pid>/environ per process on the machine.
+func BenchmarkKillStrays(b *testing.B) {
+	s := New(Options{Home: b.TempDir()})
+	defer s.Shutdown(b.Context())
+	for b.Loop() {
+		if killed := s.killStrays(nil); len(killed) > 0 {
+			b.Fatalf("killed %v", killed)
+		}
+	}
+}
