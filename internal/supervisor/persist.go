@@ -258,6 +258,9 @@ func (s *Supervisor) checkRecord(sp savedProc, app config.App) error {
 // nothing: after a daemon's death its apps belong to init or a subreaper.
 // It must also run as the daemon's user or as the app's.
 func (s *Supervisor) notOurs(sp savedProc, app config.App) string {
+	if !provable {
+		return ""
+	}
 	pid := sp.Run.PID
 	uid, ok := procUID(pid)
 	if !ok {

@@ -141,6 +141,9 @@ func TestReadRecordTrust(t *testing.T) {
 // environment carries the run's marker (or, for records without one, this
 // home and the pm_id).
 func TestNotOurs(t *testing.T) {
+	if !provable {
+		t.Skip("no /proc to read another process's environment from")
+	}
 	home := t.TempDir()
 	s := New(Options{Home: home})
 	defer s.Shutdown(t.Context())
@@ -191,6 +194,9 @@ func TestNotOurs(t *testing.T) {
 // killStrays kills the processes of this home's runs that no record holds,
 // and only those.
 func TestKillStrays(t *testing.T) {
+	if !provable {
+		t.Skip("no /proc to read another process's environment from")
+	}
 	home := t.TempDir()
 	s := New(Options{Home: home})
 	defer s.Shutdown(t.Context())

@@ -17,3 +17,9 @@ func socketCloexec(family, typ int) (int, error) {
 // selfExe is the path that runs this binary again: /proc/self/exe, which
 // still names the running file after `tend update` replaced the one on disk.
 func selfExe() string { return "/proc/self/exe" }
+
+// provable: another process's environment and owner can be read (/proc), so
+// a record's live pid is taken over only with a proof that it is tend's
+// (notOurs), and the processes of unrecorded runs are found by their marker
+// (killStrays).
+const provable = true

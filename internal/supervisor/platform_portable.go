@@ -41,3 +41,8 @@ func selfExe() string {
 	}
 	return os.Args[0]
 }
+
+// provable is false: without /proc a process's environment cannot be read,
+// so a record's pid is taken over on its start time alone, as before run
+// markers, and unrecorded runs are not looked for.
+const provable = false
