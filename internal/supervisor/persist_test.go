@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -141,19 +142,9 @@ func TestReadRecordTrust(t *testing.T) {
 // environment carries the run's marker (or, for records without one, this
 // home and the pm_id).
 func TestNotOurs(t *testing.T) {
-	if !provable {
-		t.Skip("no /proc to read another process's environment from")
-	}
-	home := t.TempDir()
-	s := New(Options{Home: home})
-	defer s.Shutdown(t.Context())
+	s, home := procSupervisor(t)
 	start := func(env ...string) savedProc {
-		cmd := exec.Command("sleep", "7396")
-		cmd.Env = env
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		cmd := startSleep(t, "7396", env...)
 		pr, _ := procstat.ReadProc(cmd.Process.Pid)
 		return savedProc{ID: 5, Run: &savedRun{PID: cmd.Process.Pid, Start: pr.StartTime}}
 	}
@@ -194,21 +185,8 @@ func TestNotOurs(t *testing.T) {
 // killStrays kills the processes of this home's runs that no record holds,
 // and only those.
 func TestKillStrays(t *testing.T) {
-	if !provable {
-		t.Skip("no /proc to read another process's environment from")
-	}
-	home := t.TempDir()
-	s := New(Options{Home: home})
-	defer s.Shutdown(t.Context())
-	start := func(env ...string) *exec.Cmd {
-		cmd := exec.Command("sleep", "7397")
-		cmd.Env = env
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd
-	}
+	s, home := procSupervisor(t)
+	start := func(env ...string) *exec.Cmd { return startSleep(t, "7397", env...) }
 	stray := start(runMarker+"=1-stray", "TEND_HOME="+home)
 	kept := start(runMarker+"=2-kept", "TEND_HOME="+home)
 	elsewhere := start(runMarker+"=1-stray", "TEND_HOME="+home+"x")
@@ -236,4 +214,27 @@ func BenchmarkKillStrays(b *testing.B) {
 			b.Fatalf("killed %v", killed)
 		}
 	}
+}
+
+// startSleep starts `sleep secs` with env alone, killed at the test's end.
+func startSleep(t *testing.T, secs string, env ...string) *exec.Cmd {
+	cmd := exec.Command("sleep", secs)
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// procSupervisor is a supervisor of a new home, where another process's
+// environment can be read (/proc); the test is skipped elsewhere.
+func procSupervisor(t *testing.T) (*Supervisor, string) {
+	if !provable {
+		t.Skip("no /proc to read another process's environment from")
+	}
+	home := t.TempDir()
+	s := New(Options{Home: home})
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s, home
 }
