@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/metrics"
 )
@@ -57,14 +58,21 @@ type Settings struct {
 func LoadSettings(home string) (Settings, error) {
 	var s Settings
 	path := filepath.Join(home, SettingsFile)
+	// Only the user's own file, in a home only it may write, through no link
+	// (package homedir): it sets limits and where logs rotate to.
 	var b []byte
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return s, nil // not made here: reading settings creates no home
+	}
+	h, err := homedir.Open(home)
+	if err != nil {
+		return s, err
+	}
+	defer h.Close()
+	f, err := h.OpenFile(SettingsFile, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err == nil {
 		b, err = io.ReadAll(f)
 		f.Close()
-	}
-	if errors.Is(err, syscall.ELOOP) {
-		return s, fmt.Errorf("%s is a symbolic link: tend follows no link inside TEND_HOME (fix: rm %s)", path, path)
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
