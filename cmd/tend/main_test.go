@@ -176,6 +176,7 @@ func TestScripts(t *testing.T) {
 			"check-seq":     cmdCheckSeq,
 			"log-bounded":   cmdLogBounded, // survive_test.go
 			"wait-glob":     cmdWaitGlob,
+			"fake-daemon":   cmdFakeDaemon, // version_test.go
 			"unit-verify":   cmdUnitVerify, // startup_test.go
 			"tmpfs":         cmdTmpfs,      // diskfull_test.go
 			"check-drops":   cmdCheckDrops,

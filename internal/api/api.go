@@ -313,6 +313,9 @@ const (
 	CodeInternal  = "internal"
 	// CodeTooLarge: the request body is over the daemon's limit (HTTP 413).
 	CodeTooLarge = "too_large"
+	// CodeVersion: the client speaks another API version than the daemon
+	// (HTTP 400; the Tend-API and Tend-Version headers say which).
+	CodeVersion = "version_mismatch"
 )
 
 func (e *Error) Error() string { return e.Message }
@@ -320,9 +323,13 @@ func (e *Error) Error() string { return e.Message }
 // ErrNotFound is matched by errors.Is for an Error with CodeNotFound.
 var ErrNotFound = errors.New("not found")
 
-// Is lets errors.Is(err, ErrNotFound) match a not-found Error from the wire.
+// ErrVersion is matched by errors.Is for an Error with CodeVersion.
+var ErrVersion = errors.New("API version mismatch")
+
+// Is lets errors.Is(err, ErrNotFound) match a not-found Error from the wire,
+// and errors.Is(err, ErrVersion) a version mismatch.
 func (e *Error) Is(target error) bool {
-	return target == ErrNotFound && e.Code == CodeNotFound
+	return (target == ErrNotFound && e.Code == CodeNotFound) || (target == ErrVersion && e.Code == CodeVersion)
 }
 
 // NotFoundf builds a not-found Error.

@@ -34,6 +34,7 @@ func Main(args []string) int {
 	errOut := a.stderr // errors are printed even with --silent
 	root := a.root()
 	root.SetArgs(optionalFlagValues(args))
+	defer a.sayVersionSkew(root, args)
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
@@ -46,6 +47,23 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// sayVersionSkew tells, once, that the daemon this command talked to is
+// another tend than this binary (PM2 says "In-memory PM2 is out-of-date").
+// Not after the commands that end or replace the daemon.
+func (a *app) sayVersionSkew(root *cobra.Command, args []string) {
+	d, ok := client.VersionSkew()
+	if !ok || a.pf.silent {
+		return
+	}
+	if cmd, _, err := root.Find(args); err == nil {
+		switch cmd.Name() {
+		case "update", "kill", "daemon":
+			return
+		}
+	}
+	fmt.Fprintf(a.stderr, "[tend] the daemon is tend %s and this command is tend %s: `tend update` replaces the daemon with this binary, the apps keep running\n", d, version())
 }
 
 type exitError struct {

@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/tend-dev/tend/internal/daemon"
+	tendversion "github.com/tend-dev/tend/internal/version"
 )
 
 // pm2Flags are PM2's global options: PM2's parser accepts every one of them
@@ -178,14 +177,8 @@ func (a *app) notices(set func(string) bool) []string {
 	return out
 }
 
-// version is tend's version: the module version the binary was built from
-// when it has one (go install), else the daemon's build-time version.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return strings.TrimPrefix(bi.Main.Version, "v")
-	}
-	return daemon.Version
-}
+// version is tend's version (package version).
+func version() string { return tendversion.String() }
 
 // startVerbs take PM2's `--watch [paths]` and `--filter-env [names]` with
 // their value as the next word.

@@ -15,10 +15,34 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/version"
 )
+
+// skew is the daemon version seen that differs from this binary's, by any
+// client of the process ("" while none did).
+var skew atomic.Pointer[string]
+
+func noteVersion(daemon string) {
+	if daemon == "" {
+		daemon = "older than " + version.String() // a daemon from before the header
+	}
+	if daemon != version.String() {
+		skew.CompareAndSwap(nil, &daemon)
+	}
+}
+
+// VersionSkew returns the version of a daemon this process talked to that
+// is not its own: the CLI then says that `tend update` would replace it.
+func VersionSkew() (daemon string, ok bool) {
+	if p := skew.Load(); p != nil {
+		return *p, true
+	}
+	return "", false
+}
 
 // ErrNoDaemon means nothing answers on the socket.
 var ErrNoDaemon = errors.New("the tend daemon is not running")
@@ -79,6 +103,8 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set(version.HeaderAPI, version.API)
+	req.Header.Set(version.HeaderBuild, version.String())
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if errors.Is(err, ErrNoDaemon) {
@@ -86,6 +112,7 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		}
 		return nil, err
 	}
+	noteVersion(resp.Header.Get(version.HeaderBuild))
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		var ae api.Error

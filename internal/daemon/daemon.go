@@ -27,10 +27,8 @@ import (
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/supervisor"
+	"github.com/tend-dev/tend/internal/version"
 )
-
-// Version is tend's version, set at build time.
-var Version = "0.1.0-dev"
 
 // ErrRunning means another daemon holds TEND_HOME.
 var ErrRunning = errors.New("a tend daemon is already running for this TEND_HOME")
@@ -147,7 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 		ConnContext: withPeer,
 	}
 	go srv.Serve(ln)
-	d.log.Printf("tend daemon %s started, pid %d, home %s", Version, os.Getpid(), opts.Home)
+	d.log.Printf("tend daemon %s started, pid %d, home %s", version.String(), os.Getpid(), opts.Home)
 	if opts.Ready != nil {
 		io.WriteString(opts.Ready, "ready\n")
 		opts.Ready.Close()
@@ -275,7 +273,25 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/apps", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.sup.Apps()) })
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
 	mux.HandleFunc("GET /v1/events", d.events)
-	return d.checkPeer(d.limitBody(mux))
+	return d.checkPeer(checkVersion(d.limitBody(mux)))
+}
+
+// checkVersion says the daemon's versions in every answer and refuses a
+// client that speaks another API version (one that says none is older than
+// the header and is served as before).
+func checkVersion(next http.Handler) http.Handler {
+	build := version.String()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(version.HeaderAPI, version.API)
+		w.Header().Set(version.HeaderBuild, build)
+		if v := r.Header.Get(version.HeaderAPI); v != "" && v != version.API {
+			writeErr(w, &api.Error{Code: api.CodeVersion, Message: fmt.Sprintf(
+				"this daemon is tend %s (API %s) and the command is tend %s (API %s): run `tend update` with the newer binary to replace the daemon (the apps keep running), or use the binary that started it",
+				build, version.API, r.Header.Get(version.HeaderBuild), v)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // checkPeer refuses any peer whose uid is not the allowed one.
@@ -304,7 +320,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	switch ae.Code {
 	case api.CodeNotFound:
 		status = http.StatusNotFound
-	case api.CodeBadInput:
+	case api.CodeBadInput, api.CodeVersion:
 		status = http.StatusBadRequest
 	case api.CodeForbidden:
 		status = http.StatusForbidden
@@ -317,7 +333,7 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 func (d *Daemon) ping(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, api.Ping{PID: os.Getpid(), Version: Version, Home: d.opts.Home, UptimeMS: time.Since(d.started).Milliseconds(), MetricsAddr: d.obs.addr})
+	writeJSON(w, api.Ping{PID: os.Getpid(), Version: version.String(), Home: d.opts.Home, UptimeMS: time.Since(d.started).Milliseconds(), MetricsAddr: d.obs.addr})
 }
 
 func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {

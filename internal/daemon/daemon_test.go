@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
+	"github.com/tend-dev/tend/internal/version"
 )
 
 // startDaemon runs a daemon in this process until the test ends.
@@ -174,4 +177,33 @@ type barrierWriter struct {
 func (b *barrierWriter) Write(p []byte) (int, error) {
 	b.once.Do(func() { b.arrived.Done(); <-b.release })
 	return b.ResponseRecorder.Write(p)
+}
+
+// TestCheckVersion: every answer carries the daemon's versions; a client
+// of another API version is refused with both versions and the next step;
+// a client that sends none (older than the header) is served.
+func TestCheckVersion(t *testing.T) {
+	h := checkVersion(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("[]")) }))
+	for _, c := range []struct {
+		api, build string
+		status     int
+	}{{version.API, "x", 200}, {"", "", 200}, {"0", "0.0.1", 400}} {
+		req := httptest.NewRequest("GET", "/v1/processes", nil)
+		if c.api != "" {
+			req.Header.Set(version.HeaderAPI, c.api)
+			req.Header.Set(version.HeaderBuild, c.build)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != c.status || w.Header().Get(version.HeaderAPI) != version.API || w.Header().Get(version.HeaderBuild) != version.String() {
+			t.Errorf("API %q: %d %v", c.api, w.Code, w.Header())
+		}
+		if c.status == 400 {
+			var e api.Error
+			json.NewDecoder(w.Body).Decode(&e)
+			if !errors.Is(&e, api.ErrVersion) || !strings.Contains(e.Message, "tend 0.0.1 (API 0)") || !strings.Contains(e.Message, "tend update") {
+				t.Errorf("refusal: %+v", e)
+			}
+		}
+	}
 }

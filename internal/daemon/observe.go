@@ -19,6 +19,7 @@ import (
 	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/metrics"
+	"github.com/tend-dev/tend/internal/version"
 )
 
 // SettingsFile is the daemon's settings file in TEND_HOME.
@@ -198,7 +199,7 @@ func (d *Daemon) serveMetrics() {
 		return
 	}
 	mux := http.NewServeMux()
-	h := metrics.Handler(metrics.Options{List: d.sup.List, Started: d.started, Version: Version})
+	h := metrics.Handler(metrics.Options{List: d.sup.List, Started: d.started, Version: version.String()})
 	mux.Handle("GET /metrics", h)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "tend daemon metrics: /metrics")
