@@ -173,6 +173,8 @@ func TestScripts(t *testing.T) {
 			"pg-clean":      cmdPgClean,
 			"pids-kept":     cmdPidsKept,
 			"kill-daemon":   cmdKillDaemon,
+			"keeps-field":   cmdKeepsField,
+			"pm2-shape":     cmdPM2Shape,
 			"check-seq":     cmdCheckSeq,
 			"log-bounded":   cmdLogBounded, // survive_test.go
 			"wait-glob":     cmdWaitGlob,
@@ -594,6 +596,96 @@ func jlistValue(ts *testscript.TestScript, name, path string) (string, bool) {
 		return fmt.Sprint(v), true
 	}
 	return "", false
+}
+
+// pm2-shape <name> <recorded jlist> <recorded name> <dotted path>...: each
+// field of tend's jlist entry for name has the JSON type (object, array,
+// string, number, boolean, absent) that PM2 gave it in a jlist recorded under
+// testdata/pm2 (see its README).
+func cmdPM2Shape(ts *testscript.TestScript, neg bool, args []string) {
+	b, err := os.ReadFile(filepath.Join("testdata", "pm2", args[1]))
+	ts.Check(err)
+	var raw []byte
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "stdout: "); ok {
+			raw = []byte(rest)
+		}
+	}
+	var pm2 []map[string]any
+	ts.Check(json.Unmarshal(raw, &pm2))
+	tendOut, err := client.New(ts.Getenv("TEND_HOME")).ListRaw(context.Background())
+	ts.Check(err)
+	var mine []map[string]any
+	ts.Check(json.Unmarshal(tendOut, &mine))
+	find := func(list []map[string]any, name string) map[string]any {
+		for _, p := range list {
+			if p["name"] == name {
+				return p
+			}
+		}
+		ts.Fatalf("no %s in the list", name)
+		return nil
+	}
+	kind := func(v any, path string) string {
+		for _, k := range strings.Split(path, ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return "absent"
+			}
+			if v, ok = m[k]; !ok {
+				return "absent"
+			}
+		}
+		switch v.(type) {
+		case map[string]any:
+			return "object"
+		case []any:
+			return "array"
+		case string:
+			return "string"
+		case float64:
+			return "number"
+		case bool:
+			return "boolean"
+		case nil:
+			return "null"
+		}
+		return fmt.Sprintf("%T", v)
+	}
+	a, p := find(mine, args[0]), find(pm2, args[2])
+	for _, path := range args[3:] {
+		if got, want := kind(a, path), kind(p, path); got != want {
+			ts.Fatalf("%s: tend has %s, PM2 has %s", path, got, want)
+		}
+	}
+}
+
+// keeps-field <name> <dotted path> <file>: the field has the value it has in
+// a jlist saved to file earlier (cp stdout file after exec tend jlist).
+func cmdKeepsField(ts *testscript.TestScript, neg bool, args []string) {
+	var ps []map[string]any
+	dec := json.NewDecoder(strings.NewReader(ts.ReadFile(args[2])))
+	dec.UseNumber()
+	ts.Check(dec.Decode(&ps))
+	was := ""
+	for _, p := range ps {
+		if p["name"] != args[0] {
+			continue
+		}
+		var v any = p
+		for _, k := range strings.Split(args[1], ".") {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		was = fmt.Sprint(v)
+	}
+	got, ok := jlistValue(ts, args[0], args[1])
+	if !ok || was == "" || was == "<nil>" {
+		ts.Fatalf("%s %s: no value to compare (was %q, now %q)", args[0], args[1], was, got)
+	}
+	if (got == was) == neg {
+		ts.Fatalf("%s %s = %s, was %s", args[0], args[1], got, was)
+	}
 }
 
 // wait-jlist <name> <dotted path> <regexp> [timeout]: wait until the field matches.

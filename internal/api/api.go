@@ -75,10 +75,20 @@ type Env struct {
 	Args             []string          `json:"args,omitempty"` // absent when none, as PM2
 	Env              map[string]string `json:"env"`
 	MaxMemoryRestart int64             `json:"max_memory_restart,omitempty"`
-	InstanceIndex    int               `json:"NODE_APP_INSTANCE"`
+	// InstanceIndex is written under the name InstanceVar holds
+	// (NODE_APP_INSTANCE by default), as PM2 does.
+	InstanceIndex int    `json:"-"`
+	InstanceVar   string `json:"-"`
 	Version          string            `json:"version,omitempty"`
 	NodeVersion      string            `json:"node_version,omitempty"`
 	Username         string            `json:"username,omitempty"`
+	UniqueID         string            `json:"unique_id,omitempty"`
+	// PM2's pmx data: custom metrics, options, actions. tend injects no
+	// agent, so they are empty, in PM2's shape, for the tools that read them.
+	AxmMonitor map[string]any `json:"axm_monitor"`
+	AxmOptions map[string]any `json:"axm_options"`
+	AxmActions []any          `json:"axm_actions"`
+	AxmDynamic map[string]any `json:"axm_dynamic"`
 
 	// tend's additions.
 	// CronRestart is the app's cron_restart as configured (a string, or a
@@ -115,25 +125,38 @@ type Env struct {
 }
 
 // MarshalJSON writes the options first and the typed fields over them, the
-// way PM2's pm2_env mixes an app's options with its state.
+// way PM2's pm2_env mixes an app's options with its state. As in PM2, each of
+// the app's environment variables is also a key of its own (jq
+// .pm2_env.NODE_ENV), below the options and the typed fields, and the
+// instance number is written under the name instance_var gives.
 func (e Env) MarshalJSON() ([]byte, error) {
 	type plain Env
 	typed, err := json.Marshal(plain(e))
-	if err != nil || len(e.Options) == 0 {
+	if err != nil {
 		return typed, err
 	}
+	keys := envKeys()
 	// An option gives way to a typed field only when that field is written
 	// (an empty omitempty field leaves the option's value).
 	rv := reflect.ValueOf(e)
-	rest := make(map[string]any, len(e.Options))
+	rest := make(map[string]any, len(e.Options)+len(e.Env)+1)
+	for k, v := range e.Env {
+		if _, typed := keys[k]; !typed {
+			rest[k] = v
+		}
+	}
 	for k, v := range e.Options {
-		f, typed := envKeys()[k]
+		f, typed := keys[k]
 		if !typed || (f.omitEmpty && rv.Field(f.index).IsZero()) {
 			rest[k] = v
 		}
 	}
-	if len(rest) == 0 {
-		return typed, nil
+	iv := e.InstanceVar
+	if iv == "" {
+		iv = "NODE_APP_INSTANCE"
+	}
+	if _, typed := keys[iv]; !typed {
+		rest[iv] = e.InstanceIndex
 	}
 	opts, err := json.Marshal(rest)
 	if err != nil {

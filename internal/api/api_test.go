@@ -36,3 +36,28 @@ func TestEnvJSONMergesOptions(t *testing.T) {
 		t.Errorf("shape: %s", b)
 	}
 }
+
+// Each environment variable is a key of pm2_env too, below the options and
+// the typed fields; the instance number is named by instance_var.
+func TestEnvJSONCopiesEnvironment(t *testing.T) {
+	e := Env{Name: "api", Status: "online", InstanceIndex: 2, InstanceVar: "INSTANCE_ID",
+		Env:     map[string]string{"NODE_ENV": "production", "status": "from-env", "merge_logs": "from-env"},
+		Options: map[string]any{"merge_logs": true}}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, b)
+	}
+	if m["NODE_ENV"] != "production" || m["status"] != "online" || m["merge_logs"] != true {
+		t.Errorf("precedence env < options < state broken: %s", b)
+	}
+	if m["INSTANCE_ID"] != 2.0 {
+		t.Errorf("INSTANCE_ID = %v, want 2: %s", m["INSTANCE_ID"], b)
+	}
+	if _, ok := m["NODE_APP_INSTANCE"]; ok {
+		t.Errorf("NODE_APP_INSTANCE written though instance_var is INSTANCE_ID: %s", b)
+	}
+}

@@ -55,6 +55,7 @@ type savedProc struct {
 	Then      string          `json:"then,omitempty"`        // while stopping: stop, restart or delete
 	ThenWhy   string          `json:"then_reason,omitempty"` // why a restart
 	Run       *savedRun       `json:"run,omitempty"`
+	UniqueID  string          `json:"unique_id,omitempty"`
 }
 
 // savedRun finds a running process again: its pid with its start time (so a
@@ -99,7 +100,7 @@ func (p *Proc) save() {
 	sp := savedProc{
 		Seq: p.saveSeq, BootID: bootIDOnce(), Daemon: os.Getpid(),
 		ID: p.id, Instance: p.instance, App: p.appJSON, Status: p.status, Restarts: p.restarts,
-		Counters: p.counters, CreatedAt: p.createdAt, Reason: p.reason, WatchOff: p.watchOff,
+		Counters: p.counters, CreatedAt: p.createdAt, Reason: p.reason, WatchOff: p.watchOff, UniqueID: p.uniqueID,
 		ExitCode: p.exitCode, ExitSig: p.exitSig,
 	}
 	if p.status == Stopping {
@@ -400,6 +401,9 @@ func (s *Supervisor) Restore() (Restored, error) {
 		p := newProc(s, sp.ID, sp.Instance, app)
 		p.saveSeq, p.saveLen = sp.Seq, [2]int{-1, -1} // its next records are newer
 		p.restarts, p.counters, p.createdAt, p.reason = sp.Restarts, sp.Counters, sp.CreatedAt, sp.Reason
+	if sp.UniqueID != "" {
+		p.uniqueID = sp.UniqueID
+	}
 		p.watchOff, p.exitCode, p.exitSig = sp.WatchOff, sp.ExitCode, sp.ExitSig
 		p.status = sp.Status
 		p.stopThen, p.stopReason = opStop, sp.ThenWhy

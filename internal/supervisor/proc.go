@@ -76,6 +76,8 @@ type Proc struct {
 	watching      atomic.Bool   // a file watcher runs
 	runSeq        atomic.Int64
 	version       string   // the app's package.json version, read at each start (PM2's pm2_env.version)
+	nodeVersion   string   // the version of node that runs the app ("" when it is not run by node)
+	uniqueID      string   // PM2's unique_id: a UUID made when the process is added, kept for its life
 	logDrops      logDrops // lines its log files could not take
 }
 
@@ -171,7 +173,7 @@ func newProc(s *Supervisor, id, instance int, app config.App) *Proc {
 	p := &Proc{
 		sup: s, id: id, instance: instance, app: app,
 		cmds: make(chan command), done: make(chan struct{}),
-		status: Stopped, createdAt: s.now(),
+		status: Stopped, createdAt: s.now(), uniqueID: newUUID(),
 	}
 	p.setPaths()
 	return p
@@ -1041,6 +1043,7 @@ func (p *Proc) adopt(r *run) {
 	p.pid = r.pid
 	p.startedAt = r.started
 	p.version = packageVersion(p.app)
+	p.nodeVersion = nodeVersion(p.app)
 	p.runEnv = r.env
 	p.cg = r.cg
 	p.pipes = r.pipes

@@ -700,7 +700,8 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		Health: p.health, HealthCheck: p.healthMsg, WaitingFor: p.waitingFor, LastReload: p.lastReload,
 		KillSignal: a.KillSignal, KillTimeout: a.KillTimeout.Milliseconds(), MinUptime: a.MinUptime.Milliseconds(),
 		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
-		Version: p.version,
+		Version: p.version, NodeVersion: p.nodeVersion, UniqueID: p.uniqueID, InstanceVar: a.InstanceVar,
+		AxmMonitor: map[string]any{}, AxmOptions: map[string]any{}, AxmActions: []any{}, AxmDynamic: map[string]any{},
 		Options: a.PM2,
 	}
 	if _, list := a.PM2["watch"].([]any); list && a.WatchEnabled {

@@ -1,9 +1,16 @@
 package supervisor
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/tend-dev/tend/internal/config"
 )
@@ -43,4 +50,47 @@ func packageVersion(a config.App) string {
 		}
 		dir = up
 	}
+}
+
+// newUUID returns a random (version 4) UUID, PM2's unique_id.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return ""
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// nodeVersions caches `node --version` per node binary.
+var nodeVersions sync.Map // path → version
+
+// nodeVersion returns the version of node that runs the app (PM2's
+// pm2_env.node_version: "20.11.1"), or "" when the app is not run by node.
+// Each node binary is asked once.
+func nodeVersion(a config.App) string {
+	bin := a.Interpreter
+	if bin == "" || bin == "none" {
+		bin = a.ScriptPath // a command that is node itself
+	}
+	if base := filepath.Base(bin); base != "node" && base != "nodejs" {
+		return ""
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return ""
+	}
+	if v, ok := nodeVersions.Load(path); ok {
+		return v.(string)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return ""
+	}
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	nodeVersions.Store(path, v)
+	return v
 }
