@@ -79,10 +79,10 @@ type Env struct {
 	// (NODE_APP_INSTANCE by default), as PM2 does.
 	InstanceIndex int    `json:"-"`
 	InstanceVar   string `json:"-"`
-	Version          string            `json:"version,omitempty"`
-	NodeVersion      string            `json:"node_version,omitempty"`
-	Username         string            `json:"username,omitempty"`
-	UniqueID         string            `json:"unique_id,omitempty"`
+	Version       string `json:"version,omitempty"`
+	NodeVersion   string `json:"node_version,omitempty"`
+	Username      string `json:"username,omitempty"`
+	UniqueID      string `json:"unique_id,omitempty"`
 	// PM2's pmx data: custom metrics, options, actions. tend injects no
 	// agent, so they are empty, in PM2's shape, for the tools that read them.
 	AxmMonitor map[string]any `json:"axm_monitor"`

@@ -401,9 +401,9 @@ func (s *Supervisor) Restore() (Restored, error) {
 		p := newProc(s, sp.ID, sp.Instance, app)
 		p.saveSeq, p.saveLen = sp.Seq, [2]int{-1, -1} // its next records are newer
 		p.restarts, p.counters, p.createdAt, p.reason = sp.Restarts, sp.Counters, sp.CreatedAt, sp.Reason
-	if sp.UniqueID != "" {
-		p.uniqueID = sp.UniqueID
-	}
+		if sp.UniqueID != "" {
+			p.uniqueID = sp.UniqueID
+		}
 		p.watchOff, p.exitCode, p.exitSig = sp.WatchOff, sp.ExitCode, sp.ExitSig
 		p.status = sp.Status
 		p.stopThen, p.stopReason = opStop, sp.ThenWhy
