@@ -10,14 +10,7 @@ func TestEnvJSONMergesOptions(t *testing.T) {
 	e := Env{Name: "api", Status: "online", PMID: 3, Options: map[string]any{
 		"status": "stale", "name": "old", "kill_retry_time": 100.0, "merge_logs": true,
 	}}
-	b, err := json.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("not one JSON object: %v\n%s", err, b)
-	}
+	b, m := marshalEnv(t, e)
 	if m["status"] != "online" || m["name"] != "api" || m["pm_id"] != 3.0 {
 		t.Errorf("typed fields lost: %s", b)
 	}
@@ -43,14 +36,7 @@ func TestEnvJSONCopiesEnvironment(t *testing.T) {
 	e := Env{Name: "api", Status: "online", InstanceIndex: 2, InstanceVar: "INSTANCE_ID",
 		Env:     map[string]string{"NODE_ENV": "production", "status": "from-env", "merge_logs": "from-env"},
 		Options: map[string]any{"merge_logs": true}}
-	b, err := json.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("not one JSON object: %v\n%s", err, b)
-	}
+	b, m := marshalEnv(t, e)
 	if m["NODE_ENV"] != "production" || m["status"] != "online" || m["merge_logs"] != true {
 		t.Errorf("precedence env < options < state broken: %s", b)
 	}
@@ -60,4 +46,18 @@ func TestEnvJSONCopiesEnvironment(t *testing.T) {
 	if _, ok := m["NODE_APP_INSTANCE"]; ok {
 		t.Errorf("NODE_APP_INSTANCE written though instance_var is INSTANCE_ID: %s", b)
 	}
+}
+
+// marshalEnv encodes e and decodes it back as one JSON object.
+func marshalEnv(t *testing.T, e Env) ([]byte, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, b)
+	}
+	return b, m
 }
