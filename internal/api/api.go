@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // Prefix is the path prefix of this version of the API.
@@ -229,7 +229,7 @@ type Target struct {
 // StartRequest asks the daemon to start apps (or restart those already running
 // under the same name, with the new options).
 type StartRequest struct {
-	Apps []config.App `json:"apps"`
+	Apps []spec.App `json:"apps"`
 	// Reload replaces the instances of apps that already run without
 	// downtime instead of restarting them (`tend reload ecosystem.config.js`).
 	Reload bool `json:"reload,omitempty"`

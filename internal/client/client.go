@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tend-dev/tend/internal/api"
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 	"github.com/tend-dev/tend/internal/version"
 )
 
@@ -186,8 +186,8 @@ func (c *Client) Kill(ctx context.Context) error {
 }
 
 // Apps returns the options of every app, once per name (`tend save`).
-func (c *Client) Apps(ctx context.Context) ([]config.App, error) {
-	var apps []config.App
+func (c *Client) Apps(ctx context.Context) ([]spec.App, error) {
+	var apps []spec.App
 	err := c.do(ctx, "GET", api.Prefix+"/apps", nil, &apps)
 	return apps, err
 }

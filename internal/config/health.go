@@ -9,58 +9,6 @@ import (
 	"time"
 )
 
-// Dependency conditions.
-const (
-	CondStarted   = "started"   // the dependency is online
-	CondHealthy   = "healthy"   // its readiness probe passes (online when it has none)
-	CondCompleted = "completed" // it exited with status 0 (one-shot tasks such as a migration)
-)
-
-// Dependency is one entry of depends_on.
-type Dependency struct {
-	Name      string `json:"name"`
-	Condition string `json:"condition"`
-}
-
-// Probe is a readiness or liveness check. Exactly one of HTTP, TCP and Exec
-// is set.
-type Probe struct {
-	HTTP string `json:"http,omitempty"` // URL; success is a status in Status
-	TCP  string `json:"tcp,omitempty"`  // host:port that accepts a connection
-	Exec string `json:"exec,omitempty"` // command run with sh -c; success is exit 0
-	// Status is the accepted HTTP status range, "200-399" by default.
-	Status           string        `json:"status,omitempty"`
-	Interval         time.Duration `json:"interval"`
-	Timeout          time.Duration `json:"timeout"`
-	StartPeriod      time.Duration `json:"start_period"`
-	FailureThreshold int           `json:"failure_threshold"`
-	SuccessThreshold int           `json:"success_threshold"`
-}
-
-// Kind names the probe's kind.
-func (p *Probe) Kind() string {
-	switch {
-	case p.HTTP != "":
-		return "http"
-	case p.TCP != "":
-		return "tcp"
-	}
-	return "exec"
-}
-
-// Target is what the probe checks, for messages.
-func (p *Probe) Target() string {
-	return p.HTTP + p.TCP + p.Exec
-}
-
-// Probe defaults: Kubernetes' period, timeout and thresholds, with a 1 s
-// interval instead of 10 s because dev environments want to start fast.
-const (
-	DefaultProbeInterval = time.Second
-	DefaultProbeTimeout  = time.Second
-	DefaultProbeFailures = 3
-)
-
 var conditionAliases = map[string]string{
 	CondStarted: CondStarted, "service_started": CondStarted, "online": CondStarted,
 	CondHealthy: CondHealthy, "service_healthy": CondHealthy, "ready": CondHealthy,

@@ -25,14 +25,6 @@ func init() {
 	}
 }
 
-// DefaultReloadTimeout is how long a reload waits for a new instance to be
-// ready before it gives up and keeps the old one.
-const DefaultReloadTimeout = 30 * time.Second
-
-// DefaultListenTimeout is PM2's listen_timeout: without any readiness signal,
-// a new instance still running after it counts as ready.
-const DefaultListenTimeout = 3000 * time.Millisecond
-
 // resolveListen fills Listen and ReloadTimeout (0 means the default). A Node app in cluster mode
 // that declares no listen sockets gets one on PM2's port (PORT in its
 // environment), as PM2's cluster mode shares that port between instances.
@@ -142,10 +134,4 @@ func ParseListen(v any, cwd string) (string, error) {
 		}
 	}
 	return net.JoinHostPort(host, strconv.Itoa(n)), nil
-}
-
-// IsNode reports whether an interpreter is Node.js.
-func IsNode(interp string) bool {
-	b := filepath.Base(interp)
-	return b == "node" || b == "nodejs" || strings.HasPrefix(b, "node") && strings.Trim(b[4:], "0123456789.") == ""
 }

@@ -43,16 +43,6 @@ type ResolveOptions struct {
 	Deploy any
 }
 
-// Defaults applied by Resolve (PM2's).
-const (
-	DefaultMinUptime   = 1000 * time.Millisecond
-	DefaultMaxRestarts = 16
-	DefaultKillTimeout = 1600 * time.Millisecond
-	DefaultNamespace   = "default"
-	DefaultKillSignal  = "SIGINT"
-	DefaultInstanceVar = "NODE_APP_INSTANCE"
-)
-
 // interpreterByExt is PM2's table of interpreters chosen from the script extension.
 var interpreterByExt = map[string]string{
 	".sh":     "bash",

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // changed returns a channel that is closed at the next state change of any
@@ -36,7 +36,7 @@ type depState struct {
 }
 
 // depsOf evaluates app's depends_on against the current processes.
-func (s *Supervisor) depsOf(app config.App) depState {
+func (s *Supervisor) depsOf(app spec.App) depState {
 	st := depState{met: true}
 	all := s.sorted()
 	for _, d := range app.DependsOn {
@@ -60,7 +60,7 @@ func (s *Supervisor) depsOf(app config.App) depState {
 			case status == Errored:
 				st.failed = append(st.failed, fmt.Sprintf("%s is errored", d.Name))
 				ok = false
-			case d.Condition == config.CondCompleted:
+			case d.Condition == spec.CondCompleted:
 				if status == Stopped && code != nil {
 					if *code != 0 {
 						st.failed = append(st.failed, fmt.Sprintf("%s exited with code %d", d.Name, *code))
@@ -77,7 +77,7 @@ func (s *Supervisor) depsOf(app config.App) depState {
 				if status == Stopped {
 					st.stopped = append(st.stopped, d.Name)
 				}
-			case d.Condition == config.CondHealthy && !ready:
+			case d.Condition == spec.CondHealthy && !ready:
 				ok = false
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // Health values shown in list, describe and jlist.
@@ -54,8 +54,8 @@ var probeHTTPClient = &http.Client{
 
 // startProbes runs the app's probes for one run until ctx ends, sending each
 // result to out.
-func startProbes(ctx context.Context, r *run, app config.App, env []string, out chan<- probeResult) {
-	for kind, pr := range map[probeKind]*config.Probe{readinessProbe: app.Readiness, livenessProbe: app.Liveness} {
+func startProbes(ctx context.Context, r *run, app spec.App, env []string, out chan<- probeResult) {
+	for kind, pr := range map[probeKind]*spec.Probe{readinessProbe: app.Readiness, livenessProbe: app.Liveness} {
 		if pr == nil {
 			continue
 		}
@@ -87,7 +87,7 @@ func startProbes(ctx context.Context, r *run, app config.App, env []string, out 
 }
 
 // check runs a probe once.
-func check(ctx context.Context, pr *config.Probe, cwd string, env []string) (bool, string) {
+func check(ctx context.Context, pr *spec.Probe, cwd string, env []string) (bool, string) {
 	ctx, cancel := context.WithTimeout(ctx, pr.Timeout)
 	defer cancel()
 	switch {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // checkGoroutines fails the test if goroutines started during it are still
@@ -33,9 +33,9 @@ func checkGoroutines(t *testing.T) {
 	})
 }
 
-func testApp(t *testing.T, name string, script string, mod func(*config.App)) config.App {
+func testApp(t *testing.T, name string, script string, mod func(*spec.App)) spec.App {
 	dir := t.TempDir()
-	a := config.App{
+	a := spec.App{
 		Name: name, Namespace: "default", Script: "/bin/sh", ScriptPath: "/bin/sh",
 		Args: []string{"-c", script}, Interpreter: "none", Cwd: dir, Instances: 1, ExecMode: "fork_mode",
 		Env: map[string]string{"PATH": "/usr/bin:/bin"}, InstanceVar: "NODE_APP_INSTANCE",
@@ -55,16 +55,16 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	checkGoroutines(t)
 	s := New(Options{Home: t.TempDir(), SampleInterval: 50 * time.Millisecond})
 	ctx := context.Background()
-	apps := []config.App{
-		testApp(t, "sleeper", "exec sleep 9301", func(a *config.App) { a.MaxMemoryRestart = 1 << 30 }),
-		testApp(t, "crasher", "exit 3", func(a *config.App) { a.MaxRestarts = 3 }),
-		testApp(t, "watched", "exec sleep 9302", func(a *config.App) {
+	apps := []spec.App{
+		testApp(t, "sleeper", "exec sleep 9301", func(a *spec.App) { a.MaxMemoryRestart = 1 << 30 }),
+		testApp(t, "crasher", "exit 3", func(a *spec.App) { a.MaxRestarts = 3 }),
+		testApp(t, "watched", "exec sleep 9302", func(a *spec.App) {
 			a.WatchEnabled = true
-			a.Readiness = &config.Probe{Exec: "true", Interval: 20 * time.Millisecond, Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1}
-			a.Liveness = &config.Probe{Exec: "true", Interval: 20 * time.Millisecond, Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1}
+			a.Readiness = &spec.Probe{Exec: "true", Interval: 20 * time.Millisecond, Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1}
+			a.Liveness = &spec.Probe{Exec: "true", Interval: 20 * time.Millisecond, Timeout: time.Second, FailureThreshold: 3, SuccessThreshold: 1}
 		}),
-		testApp(t, "dependent", "exec sleep 9303", func(a *config.App) {
-			a.DependsOn = []config.Dependency{{Name: "watched", Condition: config.CondHealthy}}
+		testApp(t, "dependent", "exec sleep 9303", func(a *spec.App) {
+			a.DependsOn = []spec.Dependency{{Name: "watched", Condition: spec.CondHealthy}}
 		}),
 	}
 	if _, err := s.Start(ctx, apps); err != nil {

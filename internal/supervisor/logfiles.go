@@ -2,13 +2,13 @@ package supervisor
 
 import (
 	"github.com/tend-dev/tend/internal/api"
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/logs"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // AppRotation is the rotation of an app's log files: its own log_* options
 // over the daemon's defaults (global).
-func AppRotation(app config.App, global logs.Rotation) (logs.Rotation, error) {
+func AppRotation(app spec.App, global logs.Rotation) (logs.Rotation, error) {
 	r := global
 	if app.LogMaxSize > 0 {
 		r.MaxSize = app.LogMaxSize
@@ -30,7 +30,7 @@ func AppRotation(app config.App, global logs.Rotation) (logs.Rotation, error) {
 
 // checkRotation refuses apps whose log rotation cannot work, before any of
 // them starts.
-func (s *Supervisor) checkRotation(apps []config.App) error {
+func (s *Supervisor) checkRotation(apps []spec.App) error {
 	for _, app := range apps {
 		if _, err := AppRotation(app, s.opts.LogRotation); err != nil {
 			return err
@@ -45,7 +45,7 @@ func (s *Supervisor) checkRotation(apps []config.App) error {
 // replaced — so no way of getting a process leaves its logs unrotated.
 // A file that cannot be opened is nil in the result, and the first such
 // error is returned with the files that did open.
-func (s *Supervisor) openLogs(app config.App, paths [3]string) ([3]*logs.File, error) {
+func (s *Supervisor) openLogs(app spec.App, paths [3]string) ([3]*logs.File, error) {
 	rot, err := AppRotation(app, s.opts.LogRotation)
 	if err != nil {
 		// Checked when the app was started: only a record written by

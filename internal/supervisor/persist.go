@@ -19,9 +19,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tend-dev/tend/internal/cgroup"
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/procstat"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // StateDir is the folder of TEND_HOME where a daemon keeps what the next
@@ -43,7 +43,7 @@ type savedProc struct {
 	Daemon    int             `json:"daemon_pid"`
 	ID        int             `json:"pm_id"`
 	Instance  int             `json:"instance"`
-	App       json.RawMessage `json:"app"` // config.App
+	App       json.RawMessage `json:"app"` // spec.App
 	Status    Status          `json:"status"`
 	Restarts  int             `json:"restarts"`
 	Counters  Counters        `json:"counters"`
@@ -218,7 +218,7 @@ func (s *Supervisor) readRecord(name string) (savedProc, error) {
 // checkRecord refuses a record whose fields could not have been written by
 // a daemon: it names what the daemon will run (script, cwd), signal (pid)
 // and kill (cgroup).
-func (s *Supervisor) checkRecord(sp savedProc, app config.App) error {
+func (s *Supervisor) checkRecord(sp savedProc, app spec.App) error {
 	bad := func(field, v, why string) error { return fmt.Errorf("%s %q %s", field, v, why) }
 	switch {
 	case sp.Instance < 0 || sp.Restarts < 0:
@@ -258,7 +258,7 @@ func (s *Supervisor) checkRecord(sp savedProc, app config.App) error {
 // pm_id there, or by its membership of the run's cgroup. Parent links prove
 // nothing: after a daemon's death its apps belong to init or a subreaper.
 // It must also run as the daemon's user or as the app's.
-func (s *Supervisor) notOurs(sp savedProc, app config.App) string {
+func (s *Supervisor) notOurs(sp savedProc, app spec.App) string {
 	if !provable {
 		return ""
 	}
@@ -381,7 +381,7 @@ func (s *Supervisor) Restore() (Restored, error) {
 	keep := map[string]bool{}    // and their markers
 	s.mu.Lock()
 	for _, sp := range saved {
-		var app config.App
+		var app spec.App
 		if err := json.Unmarshal(sp.App, &app); err != nil {
 			bad = append(bad, fmt.Sprintf("pm_id %d: %v", sp.ID, err))
 			continue

@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/procstat"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // Restore takes, for each pm_id, the newest record that decodes: a write
@@ -26,7 +26,7 @@ func TestRestoreNewestWholeRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := func(seq uint64, boot string, id, restarts int) []byte {
-		app, _ := json.Marshal(config.App{Name: "web", Script: "web.sh"})
+		app, _ := json.Marshal(spec.App{Name: "web", Script: "web.sh"})
 		b, err := json.Marshal(savedProc{Seq: seq, BootID: boot, ID: id, App: app, Status: Stopped, Restarts: restarts})
 		if err != nil {
 			t.Fatal(err)
@@ -74,22 +74,22 @@ func TestRestoreNewestWholeRecord(t *testing.T) {
 func TestCheckRecord(t *testing.T) {
 	s := New(Options{Home: t.TempDir()})
 	defer s.Shutdown(t.Context())
-	good := config.App{Name: "web", ScriptPath: "/srv/web.sh", Cwd: "/srv"}
+	good := spec.App{Name: "web", ScriptPath: "/srv/web.sh", Cwd: "/srv"}
 	run := &savedRun{PID: 4242, Start: 7}
 	for _, c := range []struct {
 		name string
 		sp   savedProc
-		app  func(a *config.App)
+		app  func(a *spec.App)
 		want string
 	}{
 		{"good", savedProc{Run: run}, nil, ""},
-		{"bare command", savedProc{}, func(a *config.App) { a.ScriptPath = "sleep" }, ""},
+		{"bare command", savedProc{}, func(a *spec.App) { a.ScriptPath = "sleep" }, ""},
 		{"no run", savedProc{}, nil, ""},
-		{"relative script", savedProc{}, func(a *config.App) { a.ScriptPath = "../evil.sh" }, `script_path "../evil.sh" is a relative path`},
-		{"NUL in script", savedProc{}, func(a *config.App) { a.ScriptPath = "/bin/sh\x00-c" }, "holds a NUL"},
-		{"relative cwd", savedProc{}, func(a *config.App) { a.Cwd = "tmp" }, `cwd "tmp" is not an absolute path`},
-		{"newline in name", savedProc{}, func(a *config.App) { a.Name = "a\nb" }, "holds a NUL or a newline"},
-		{"empty name", savedProc{}, func(a *config.App) { a.Name = "" }, "is empty"},
+		{"relative script", savedProc{}, func(a *spec.App) { a.ScriptPath = "../evil.sh" }, `script_path "../evil.sh" is a relative path`},
+		{"NUL in script", savedProc{}, func(a *spec.App) { a.ScriptPath = "/bin/sh\x00-c" }, "holds a NUL"},
+		{"relative cwd", savedProc{}, func(a *spec.App) { a.Cwd = "tmp" }, `cwd "tmp" is not an absolute path`},
+		{"newline in name", savedProc{}, func(a *spec.App) { a.Name = "a\nb" }, "holds a NUL or a newline"},
+		{"empty name", savedProc{}, func(a *spec.App) { a.Name = "" }, "is empty"},
 		{"pid 1", savedProc{Run: &savedRun{PID: 1, Start: 1}}, nil, "pid 1 is not one tend can have started"},
 		{"no start time", savedProc{Run: &savedRun{PID: 4242}}, nil, "pid 4242 has no start time"},
 		{"cgroup not clean", savedProc{Run: &savedRun{PID: 4242, Start: 7, Cgroup: "/sys/fs/cgroup/a/../b"}}, nil, "is not a clean absolute path"},
@@ -148,7 +148,7 @@ func TestNotOurs(t *testing.T) {
 		pr, _ := procstat.ReadProc(cmd.Process.Pid)
 		return savedProc{ID: 5, Run: &savedRun{PID: cmd.Process.Pid, Start: pr.StartTime}}
 	}
-	app := config.App{Name: "web"}
+	app := spec.App{Name: "web"}
 	marked := start(runMarker+"=5-abc", "TEND_HOME="+home)
 	marked.Run.Marker = "5-abc"
 	if why := s.notOurs(marked, app); why != "" {

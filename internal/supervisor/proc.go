@@ -22,10 +22,10 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/cgroup"
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/execshim"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/procstat"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // Proc is one supervised process (one instance of an app). Its state is
@@ -44,7 +44,7 @@ type Proc struct {
 	saveSeq       uint64      // sequence number of the last record written
 	saveLen       [2]int      // lengths of the two record files
 	appJSON       []byte      // app as JSON, for the record; nil after a change of options
-	app           config.App  // this instance's spec
+	app           spec.App    // this instance's spec
 	instance      int
 	status        Status
 	pid           int
@@ -119,8 +119,8 @@ const (
 
 type command struct {
 	op     op
-	app    *config.App // new spec for start/restart, or nil
-	reason string      // why a restart happens: manual, crash, memory limit, watch, cron
+	app    *spec.App // new spec for start/restart, or nil
+	reason string    // why a restart happens: manual, crash, memory limit, watch, cron
 	reply  chan error
 }
 
@@ -129,7 +129,7 @@ type command struct {
 type run struct {
 	cancel  context.CancelFunc // stops its probes
 	cmd     *exec.Cmd
-	app     config.App // the spec it runs with
+	app     spec.App // the spec it runs with
 	pid     int
 	pgid    int
 	started time.Time
@@ -169,7 +169,7 @@ type stopping struct {
 	killed  bool
 }
 
-func newProc(s *Supervisor, id, instance int, app config.App) *Proc {
+func newProc(s *Supervisor, id, instance int, app spec.App) *Proc {
 	p := &Proc{
 		sup: s, id: id, instance: instance, app: app,
 		cmds: make(chan command), done: make(chan struct{}),
@@ -338,7 +338,7 @@ func (p *Proc) loop() {
 		}
 	}
 	// setApp takes new options for the next runs (start, restart, reload).
-	setApp := func(a config.App) {
+	setApp := func(a spec.App) {
 		p.mu.Lock()
 		p.app = a
 		p.setPaths()
@@ -418,7 +418,7 @@ func (p *Proc) loop() {
 			}
 			lt := p.app.ListenTimeout
 			if lt <= 0 {
-				lt = config.DefaultListenTimeout
+				lt = spec.DefaultListenTimeout
 			}
 			wrT, wrRun = time.NewTimer(lt), r
 			wrC = wrT.C
@@ -1081,7 +1081,7 @@ var protocolEnv = []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "TEND_L
 // 3…, LISTEN_FDS), the Node IPC channel (the next fd, NODE_CHANNEL_FD) and a
 // NOTIFY_SOCKET. It changes nothing in p's state: the caller decides whether
 // the run serves now (launch) or after it is ready (reload).
-func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs chan<- runSignal) (*run, error) {
+func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs chan<- runSignal) (*run, error) {
 	path, argv, err := commandLine(app)
 	if err != nil {
 		return nil, err
@@ -1091,7 +1091,7 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 		if socks, err = p.sup.socks.forApp(app.Name, app.Listen); err != nil {
 			return nil, err
 		}
-		if config.IsNode(app.Interpreter) {
+		if spec.IsNode(app.Interpreter) {
 			pre, err := p.sup.preloadPath()
 			if err != nil {
 				return nil, fmt.Errorf("node preload: %w", err)
@@ -1241,7 +1241,7 @@ func (p *Proc) spawn(app config.App, paths [3]string, exits chan<- exitMsg, sigs
 // app that has restarted before gets a spare group for its next start
 // (cgroup.Spare), so a crash loop does not wait for the kernel at each
 // restart.
-func (p *Proc) startIn(cmd *exec.Cmd, app config.App) (*cgroup.Group, error) {
+func (p *Proc) startIn(cmd *exec.Cmd, app spec.App) (*cgroup.Group, error) {
 	m := p.sup.opts.Cgroup
 	if m.Version() == cgroup.None {
 		return nil, cmd.Start()
@@ -1320,7 +1320,7 @@ func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
 
 // credential is who app runs as (PM2's uid/gid/user): the user's id, group
 // and supplementary groups; nil to run as the daemon does.
-func credential(app config.App) (*syscall.Credential, error) {
+func credential(app spec.App) (*syscall.Credential, error) {
 	if app.UID == nil {
 		return nil, nil
 	}
@@ -1432,7 +1432,7 @@ func (p *Proc) writeErrLog(paths [3]string, msg string) {
 
 // environ builds the process environment: the app's merged env plus PM2's
 // per-process variables.
-func (p *Proc) environ(app config.App) []string {
+func (p *Proc) environ(app spec.App) []string {
 	env := make(map[string]string, len(app.Env)+4)
 	for k, v := range app.Env {
 		env[k] = v
@@ -1462,7 +1462,7 @@ func (p *Proc) environ(app config.App) []string {
 var ErrNoExecutable = errors.New("not found")
 
 // commandLine returns the program and argv that run app.
-func commandLine(app config.App) (string, []string, error) {
+func commandLine(app spec.App) (string, []string, error) {
 	pathEnv := app.Env["PATH"]
 	if pathEnv == "" {
 		pathEnv = os.Getenv("PATH")

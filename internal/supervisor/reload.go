@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/procstat"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // Zero-downtime reload (docs/reload.md). The process loop starts the new
@@ -40,7 +40,7 @@ type reloadPlan struct {
 }
 
 // planReload looks at what the serving run listens on.
-func planReload(cur *run, app config.App) reloadPlan {
+func planReload(cur *run, app spec.App) reloadPlan {
 	if len(app.Listen) > 0 {
 		if cur.adopted {
 			return reloadPlan{restart: "it was started by an earlier daemon, which held its listening sockets; they were not carried over"}
@@ -83,7 +83,7 @@ func memberPids(ms []member) []int {
 // reloading is a reload in progress.
 type reloading struct {
 	next     *run
-	prevApp  config.App // restored when the reload fails
+	prevApp  spec.App // restored when the reload fails
 	mode     string
 	ports    []netip.AddrPort
 	waiters  []chan error
@@ -97,10 +97,10 @@ type reloading struct {
 	pollT    *time.Ticker
 }
 
-func newReloading(next *run, prev config.App, plan reloadPlan, app config.App) *reloading {
+func newReloading(next *run, prev spec.App, plan reloadPlan, app spec.App) *reloading {
 	rl := &reloading{next: next, prevApp: prev, mode: plan.mode, ports: plan.ports, timeout: app.ReloadTimeout}
 	if rl.timeout <= 0 {
-		rl.timeout = config.DefaultReloadTimeout
+		rl.timeout = spec.DefaultReloadTimeout
 	}
 	rl.abortT = time.NewTimer(rl.timeout)
 	switch {
@@ -116,7 +116,7 @@ func newReloading(next *run, prev config.App, plan reloadPlan, app config.App) *
 		}
 		rl.fallback = app.ListenTimeout
 		if rl.fallback <= 0 {
-			rl.fallback = config.DefaultListenTimeout
+			rl.fallback = spec.DefaultListenTimeout
 		}
 		rl.fallT = time.NewTimer(rl.fallback)
 	}
@@ -152,7 +152,7 @@ func (rl *reloading) accepts(k signalKind) bool {
 
 // probeResult counts a readiness result of the new run and reports whether
 // it is ready.
-func (rl *reloading) probeResult(ok bool, pr *config.Probe) bool {
+func (rl *reloading) probeResult(ok bool, pr *spec.Probe) bool {
 	if !rl.probe || pr == nil {
 		return false
 	}
@@ -221,7 +221,7 @@ func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loop
 	}
 	kt := r.app.KillTimeout
 	if kt <= 0 {
-		kt = config.DefaultKillTimeout
+		kt = spec.DefaultKillTimeout
 	}
 	if hard {
 		sig = syscall.SIGKILL

@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/procstat"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // reloadApp is a shell app for reload tests, run in dir.
-func reloadApp(dir, name, script string, mod func(*config.App)) config.App {
-	a := config.App{
+func reloadApp(dir, name, script string, mod func(*spec.App)) spec.App {
+	a := spec.App{
 		Name: name, Namespace: "default", Script: "/bin/sh", ScriptPath: "/bin/sh",
 		Args: []string{"-c", script}, Interpreter: "none", Cwd: dir, Instances: 1, ExecMode: "fork_mode",
 		Env: map[string]string{"PATH": "/usr/bin:/bin"}, InstanceVar: "NODE_APP_INSTANCE",
@@ -88,9 +88,9 @@ func TestReload(t *testing.T) {
 	// "mute" it never says ready.
 	ipc := reloadApp(dir, "ipc", `test -f crash && exit 1
 test -f mute || printf '"ready"\n{"hello":"world"}\n' >&3
-exec sleep 9401`, func(a *config.App) { a.WaitReady = true; a.ReloadTimeout = 300 * time.Millisecond })
+exec sleep 9401`, func(a *spec.App) { a.WaitReady = true; a.ReloadTimeout = 300 * time.Millisecond })
 	plain := reloadApp(dir, "plain", "exec sleep 9402", nil)
-	if _, err := s.Start(ctx, []config.App{ipc, plain}); err != nil {
+	if _, err := s.Start(ctx, []spec.App{ipc, plain}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "ipc healthy", func() bool { return procOf(t, s, "ipc").PM2Env.Health == HealthHealthy })
@@ -248,10 +248,10 @@ func TestReloadParallelAndWaitReadyStart(t *testing.T) {
 	s := New(Options{Home: t.TempDir(), Logf: log.logf})
 	defer s.Shutdown(context.Background())
 	ctx := context.Background()
-	w := reloadApp(dir, "w", "exec sleep 9403", func(a *config.App) { a.Instances = 3; a.ListenTimeout = 200 * time.Millisecond })
+	w := reloadApp(dir, "w", "exec sleep 9403", func(a *spec.App) { a.Instances = 3; a.ListenTimeout = 200 * time.Millisecond })
 	// wait_ready without a signal: ready after listen_timeout at a start (PM2)
-	quiet := reloadApp(dir, "quiet", "exec sleep 9404", func(a *config.App) { a.WaitReady = true; a.ListenTimeout = 2 * time.Second })
-	if _, err := s.Start(ctx, []config.App{w, quiet}); err != nil {
+	quiet := reloadApp(dir, "quiet", "exec sleep 9404", func(a *spec.App) { a.WaitReady = true; a.ListenTimeout = 2 * time.Second })
+	if _, err := s.Start(ctx, []spec.App{w, quiet}); err != nil {
 		t.Fatal(err)
 	}
 	if h := procOf(t, s, "quiet").PM2Env.Health; h != HealthStarting {

@@ -15,10 +15,10 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/cgroup"
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/logs"
 	"github.com/tend-dev/tend/internal/procstat"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // Options configure a Supervisor.
@@ -253,7 +253,7 @@ func (s *Supervisor) sorted() []*Proc {
 	return out
 }
 
-func (s *Supervisor) add(app config.App, instance int) *Proc {
+func (s *Supervisor) add(app spec.App, instance int) *Proc {
 	s.mu.Lock()
 	id := s.nextID
 	s.nextID++
@@ -273,8 +273,8 @@ func (s *Supervisor) add(app config.App, instance int) *Proc {
 // Apps returns the options of every app, once per name, with Instances
 // set to how many instances it has now and Autostart to whether its first
 // instance runs (what `tend save` writes and `tend resurrect` starts).
-func (s *Supervisor) Apps() []config.App {
-	var out []config.App
+func (s *Supervisor) Apps() []spec.App {
+	var out []spec.App
 	at := map[string]int{}
 	for _, p := range s.sorted() {
 		p.mu.Lock()
@@ -306,7 +306,7 @@ type StartOptions struct {
 // Start starts apps. An app whose name is already known is restarted with the
 // new options (PM2's behaviour when an ecosystem file is started again), or
 // reloaded with opts.Reload; its instance count is adjusted.
-func (s *Supervisor) Start(ctx context.Context, apps []config.App, opts ...StartOptions) ([]api.Process, error) {
+func (s *Supervisor) Start(ctx context.Context, apps []spec.App, opts ...StartOptions) ([]api.Process, error) {
 	var o StartOptions
 	if len(opts) > 0 {
 		o = opts[0]
@@ -642,7 +642,7 @@ func (s *Supervisor) signal(procs []*Proc, sig string) ([]api.Process, error) {
 // mergeEnv refreshes an app's environment with a new CLI environment
 // (restart <app> --update-env): as in PM2, the shell's value wins over the
 // one the app's file set for the same variable; the others stay.
-func mergeEnv(cli map[string]string, a config.App) map[string]string {
+func mergeEnv(cli map[string]string, a spec.App) map[string]string {
 	out := make(map[string]string, len(cli)+len(a.Env))
 	for k, v := range a.Env {
 		out[k] = v

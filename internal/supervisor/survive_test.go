@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
-// everyOption sets every field of config.App (and of the types it holds)
+// everyOption sets every field of spec.App (and of the types it holds)
 // to a value that is not its zero, so a field that is not carried over
 // shows as a difference.
-func everyOption(dir string) config.App {
+func everyOption(dir string) spec.App {
 	uid, gid, retain, compress := os.Getuid(), os.Getgid(), 7, true
-	probe := func(port string) *config.Probe {
-		return &config.Probe{HTTP: "http://127.0.0.1:" + port + "/health", TCP: "127.0.0.1:" + port, Exec: "true", Status: "200-299",
+	probe := func(port string) *spec.Probe {
+		return &spec.Probe{HTTP: "http://127.0.0.1:" + port + "/health", TCP: "127.0.0.1:" + port, Exec: "true", Status: "200-299",
 			Interval: 3 * time.Second, Timeout: 2 * time.Second, StartPeriod: 5 * time.Second, FailureThreshold: 4, SuccessThreshold: 2}
 	}
-	return config.App{
+	return spec.App{
 		Name: "every", Namespace: "ns", Script: "app.sh", ScriptPath: filepath.Join(dir, "app.sh"),
 		Args: []string{"--port", "9"}, Interpreter: "bash", InterpreterArgs: []string{"-e"}, Cwd: dir,
 		Instances: 1, ExecMode: "fork_mode",
@@ -33,7 +33,7 @@ func everyOption(dir string) config.App {
 		PidFile: filepath.Join(dir, "every.pid"), MergeLogs: true, LogDateFormat: "YYYY-MM-DD HH:mm",
 		Watch: []string{"src"}, WatchEnabled: true, IgnoreWatch: []string{"tmp"}, WatchDelay: 200 * time.Millisecond,
 		CronRestart: "0 3 * * *", ListenTimeout: 4 * time.Second, WaitReady: true,
-		DependsOn: []config.Dependency{{Name: "db", Condition: "healthy"}},
+		DependsOn: []spec.Dependency{{Name: "db", Condition: "healthy"}},
 		Readiness: probe("9101"), Liveness: probe("9102"),
 		RequiredEnv: []string{"A"}, Ports: []int{9103}, Data: []string{"/tmp/survive-data"}, Listen: []string{"127.0.0.1:9104"}, ListenFromPort: true,
 		ReloadTimeout: 6 * time.Second, ConfigFile: filepath.Join(dir, "ecosystem.config.js"), EnvName: "production",
@@ -72,7 +72,7 @@ var survival = map[string]string{
 	"LogRotateInterval": "survive_options.txtar",
 }
 
-// A new field of config.App must be added to everyOption and survival:
+// A new field of spec.App must be added to everyOption and survival:
 // this test fails until it is, and then fails if the field is lost across
 // a daemon's SIGKILL or its replacement (tend update).
 func TestRestoreKeepsEveryOption(t *testing.T) {
@@ -87,7 +87,7 @@ func TestRestoreKeepsEveryOption(t *testing.T) {
 		proof, ok := survival[name]
 		switch {
 		case !ok:
-			t.Errorf("config.App.%s: say in survival how it survives a daemon restart, and prove it", name)
+			t.Errorf("spec.App.%s: say in survival how it survives a daemon restart, and prove it", name)
 		case proof != "record":
 			// "script[:option]": the option defaults to the field's JSON name
 			script, key, _ := strings.Cut(proof, ":")
@@ -96,13 +96,13 @@ func TestRestoreKeepsEveryOption(t *testing.T) {
 			}
 			b, err := os.ReadFile(filepath.Join("..", "..", "cmd", "tend", "testdata", "script", script))
 			if err != nil || !strings.Contains(string(b), key+":") {
-				t.Errorf("config.App.%s (%s): %s should prove it survives a daemon restart (%v)", name, key, proof, err)
+				t.Errorf("spec.App.%s (%s): %s should prove it survives a daemon restart (%v)", name, key, proof, err)
 			}
 		}
 	}
 	for name := range survival {
 		if _, ok := typ.FieldByName(name); !ok {
-			t.Errorf("survival names %s, which config.App no longer has", name)
+			t.Errorf("survival names %s, which spec.App no longer has", name)
 		}
 	}
 	if t.Failed() {
@@ -113,7 +113,7 @@ func TestRestoreKeepsEveryOption(t *testing.T) {
 	a := New(Options{Home: home})
 	start := app
 	start.Autostart = false // listed, not run: its dependency, ports and user are made up
-	if _, err := a.Start(t.Context(), []config.App{start}); err != nil {
+	if _, err := a.Start(t.Context(), []spec.App{start}); err != nil {
 		t.Fatal(err)
 	}
 	before := a.Apps()
@@ -160,7 +160,7 @@ func nonZeroFields(v reflect.Value, prefix string) []string {
 	return zero
 }
 
-func diffFields(a, b config.App) string {
+func diffFields(a, b spec.App) string {
 	var out []string
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	for i := 0; i < va.NumField(); i++ {

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // versionUnknown is what PM2 shows for an app without a package.json.
@@ -22,7 +22,7 @@ const versionUnknown = "N/A"
 // app's script (PM2 looks from pm_exec_path up to the root, or from the cwd
 // when the script is a bare command), "N/A" when there is none, and "" when
 // the nearest package.json has no version.
-func packageVersion(a config.App) string {
+func packageVersion(a spec.App) string {
 	dir := a.Cwd
 	if filepath.IsAbs(a.ScriptPath) {
 		dir = filepath.Dir(a.ScriptPath)

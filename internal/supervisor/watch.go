@@ -13,7 +13,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/tend-dev/tend/internal/config"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // watcher restarts a process when files change under its watched paths.
@@ -52,11 +52,11 @@ type ignoreRule struct {
 	glob string
 }
 
-func watchKey(a config.App) string {
+func watchKey(a spec.App) string {
 	return fmt.Sprint(a.Cwd, a.Watch, a.IgnoreWatch, a.WatchDelay)
 }
 
-func (w *watcher) same(a config.App) bool { return w != nil && w.key == watchKey(a) }
+func (w *watcher) same(a spec.App) bool { return w != nil && w.key == watchKey(a) }
 
 // defaultIgnore is PM2's: dotfiles and node_modules anywhere.
 var defaultIgnore = []ignoreRule{{re: regexp.MustCompile(`(^|/)\.|node_modules`)}}
@@ -118,7 +118,7 @@ func (w *watcher) ignored(abs string) bool {
 	return false
 }
 
-func newWatcher(p *Proc, a config.App) (*watcher, error) {
+func newWatcher(p *Proc, a spec.App) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
