@@ -69,7 +69,7 @@ var nodeVersions sync.Map // path → version
 // nodeVersion returns the version of node that runs the app (PM2's
 // pm2_env.node_version: "20.11.1"), or "" when the app is not run by node.
 // Each node binary is asked once.
-func nodeVersion(a config.App) string {
+func nodeVersion(a spec.App) string {
 	bin := a.Interpreter
 	if bin == "" || bin == "none" {
 		bin = a.ScriptPath // a command that is node itself
