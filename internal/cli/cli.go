@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -207,11 +208,13 @@ func (a *app) spawnDaemon(ctx context.Context) error {
 	}
 	fmt.Fprintf(a.stderr, "[tend] Spawning tend daemon with TEND_HOME=%s\n", a.home)
 	go cmd.Wait() // reap it if it exits at once
-	buf := make([]byte, 16)
 	pr.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, _ := io.ReadFull(pr, buf[:6])
-	if n == 6 && string(buf[:6]) == "ready\n" {
+	line, _ := bufio.NewReader(pr).ReadString('\n')
+	if line == "ready\n" {
 		return nil
+	}
+	if msg, ok := strings.CutPrefix(line, "error: "); ok {
+		return fmt.Errorf("the tend daemon did not start: %s (its log: %s)", strings.TrimSpace(msg), filepath.Join(a.home, "tend.log"))
 	}
 	// Another daemon won the lock (or ours failed): wait for whichever serves.
 	c := client.New(a.home)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
@@ -758,12 +759,21 @@ func (a *app) daemonCmd() *cobra.Command {
 			opts := daemon.Options{Home: a.home, AllowUID: -1, MetricsAddr: metricsAddr, Resurrect: resurrect}
 			if fd := os.Getenv("TEND_READY_FD"); fd != "" {
 				n, _ := strconv.Atoi(fd)
+				unix.CloseOnExec(n) // no app inherits it
 				opts.Ready = os.NewFile(uintptr(n), "ready")
 				os.Unsetenv("TEND_READY_FD")
 			}
 			err := daemon.Run(context.Background(), opts)
 			if errors.Is(err, daemon.ErrRunning) {
 				return exitError{code: 0, msg: "[tend] " + err.Error()}
+			}
+			if err != nil && opts.Ready != nil {
+				// Into tend.log first, then to the CLI that started this
+				// daemon, which says why it did not start.
+				fmt.Fprintf(a.stderr, "[tend][ERROR] %v\n", err)
+				fmt.Fprintf(opts.Ready, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+				opts.Ready.Close()
+				return exitError{code: 1}
 			}
 			return err
 		},

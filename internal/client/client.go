@@ -12,10 +12,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/spec"
@@ -85,9 +87,47 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ctx.Err() == nil && connLost(err) {
+			return c.died(method, path, err)
+		}
 		return fmt.Errorf("decode %s answer: %w", path, err)
 	}
 	return nil
+}
+
+// ErrDaemonDied is matched (errors.Is) by a DaemonDiedError.
+var ErrDaemonDied = errors.New("the tend daemon died during the request")
+
+// DaemonDiedError: the daemon took the request, then the connection ended
+// before its answer did — it died or was killed meanwhile.
+type DaemonDiedError struct {
+	Request string // "POST /v1/action"
+	Log     string // the daemon's log, $TEND_HOME/tend.log
+	Err     error  // what the connection said
+}
+
+func (e *DaemonDiedError) Error() string {
+	return fmt.Sprintf("the tend daemon died while it handled this command (%s: %v): the end of its log, %s, says why. "+
+		"The apps keep running; the next tend command starts a new daemon that takes them over — check them with tend ls, then run the command again",
+		e.Request, e.Err, e.Log)
+}
+
+func (e *DaemonDiedError) Unwrap() error { return e.Err }
+
+func (e *DaemonDiedError) Is(target error) bool { return target == ErrDaemonDied }
+
+func (c *Client) died(method, path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // without the URL, which is not the user's
+	}
+	return &DaemonDiedError{Request: method + " " + path, Log: filepath.Join(filepath.Dir(c.Socket), "tend.log"), Err: err}
+}
+
+// connLost tells an error of a connection the other end dropped.
+func connLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
@@ -109,6 +149,9 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 	if err != nil {
 		if errors.Is(err, ErrNoDaemon) {
 			return nil, ErrNoDaemon
+		}
+		if ctx.Err() == nil && connLost(err) {
+			return nil, c.died(method, path, err)
 		}
 		return nil, err
 	}

@@ -521,9 +521,103 @@ func (j *jsEnv) evalJSONExpr(filename, src string) (goja.Value, error) {
 	j.col1[filename] = 1
 	prg, _, err := j.parse(filename, "("+src+")", false)
 	if err != nil {
-		return nil, err
+		return nil, explainJSONError(src, err)
 	}
 	return j.run(filename, func() (goja.Value, error) { return j.rt.RunProgram(prg) })
+}
+
+// explainJSONError says what is wrong with a .json file whose parse failed
+// at its end (PM2 reads it as "(" + file + ")", so the parser complains of
+// an unexpected ")"): which bracket or string is left open, and where.
+func explainJSONError(src string, err error) error {
+	var le *LoadError
+	if !errors.As(err, &le) || le.Line == 0 {
+		return err
+	}
+	lines := strings.Split(src, "\n")
+	last := len(lines)
+	atEnd := le.Line > last || (le.Line == last && le.Col > len(lines[last-1]))
+	if !atEnd {
+		if open, line, col := unclosed(src); open == '"' || open == '\'' {
+			le.Err = fmt.Errorf("the string opened at line %d, column %d is not closed before the end of its line: add its closing %c", line, col, open)
+			le.Line, le.Col = line, col
+			return le
+		}
+		le.Err = fmt.Errorf("%w (a .json file is read as a JavaScript object literal, as PM2 reads it: check the brackets, commas and quotes just before this place)", le.Err)
+		return le
+	}
+	open, line, col := unclosed(src)
+	switch {
+	case open == '"' || open == '\'' || open == '`':
+		le.Err = fmt.Errorf("the file ends inside the string opened at line %d, column %d: add its closing %c", line, col, open)
+	case open == '/':
+		le.Err = fmt.Errorf("the file ends inside the comment opened at line %d, column %d: close it with */", line, col)
+	case open != 0:
+		closer := map[rune]rune{'{': '}', '[': ']', '(': ')'}[open]
+		le.Err = fmt.Errorf("the file ends before the %c opened at line %d, column %d is closed: add the missing %c", open, line, col, closer)
+	default:
+		le.Err = fmt.Errorf("the file ends too early: %w", le.Err)
+	}
+	// The position is where the file ends.
+	le.Line, le.Col = last, len(lines[last-1])+1
+	return le
+}
+
+// unclosed finds the innermost bracket, string or block comment that src
+// leaves open, and where it starts (1-based line and column).
+func unclosed(src string) (open rune, line, col int) {
+	type mark struct {
+		r         rune
+		line, col int
+	}
+	var stack []mark
+	ln, c := 1, 0
+	var in *mark // a string or comment
+	prev := rune(0)
+	for _, r := range src {
+		c++
+		switch {
+		case in != nil && in.r == '/':
+			if prev == '*' && r == '/' {
+				in = nil
+				r = 0
+			}
+		case in != nil:
+			if r == in.r && prev != '\\' {
+				in = nil
+			} else if r == '\\' && prev == '\\' {
+				r = 0 // an escaped backslash escapes nothing after it
+			}
+		case r == '"' || r == '\'' || r == '`':
+			in = &mark{r, ln, c}
+		case r == '*' && prev == '/':
+			in = &mark{'/', ln, c - 1}
+		case r == '/' && prev == '/':
+			// a line comment: skip to the end of the line
+			in = &mark{'\n', ln, c - 1}
+		case r == '{' || r == '[' || r == '(':
+			stack = append(stack, mark{r, ln, c})
+		case r == '}' || r == ']' || r == ')':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+		if r == '\n' {
+			if in != nil && in.r == '\n' {
+				in = nil
+			}
+			ln, c = ln+1, 0
+		}
+		prev = r
+	}
+	if in != nil && in.r != '\n' {
+		return in.r, in.line, in.col
+	}
+	if len(stack) > 0 {
+		m := stack[len(stack)-1]
+		return m.r, m.line, m.col
+	}
+	return 0, 0, 0
 }
 
 // ---- modules ----------------------------------------------------------------

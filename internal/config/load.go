@@ -242,7 +242,36 @@ func selectApps(root any) ([]any, any, error) {
 	if arr, ok := appsV.([]any); ok {
 		return arr, deploy, nil
 	}
+	if obj == nil {
+		return nil, nil, fmt.Errorf("the file's value is %s, not an app or a list of apps: it must be an object such as { apps: [{ name: 'api', script: 'server.js' }] } (module.exports = … in a .config.js)", describeValue(root))
+	}
+	if _, ok := appsV.(map[string]any); !ok {
+		if _, ok := appsV.(frozenMap); !ok {
+			return nil, nil, fmt.Errorf("apps is %s, not an app or a list of apps: write apps: [{ name: 'api', script: 'server.js' }]", describeValue(appsV))
+		}
+	}
 	return []any{appsV}, deploy, nil
+}
+
+// describeValue names a JavaScript value and its type for an error: 5 (a
+// number), "x" (a string).
+func describeValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "…"
+		}
+		return fmt.Sprintf("%q (a string)", x)
+	case float64:
+		return toString(x) + " (a number)"
+	case bool:
+		return fmt.Sprintf("%v (a boolean)", x)
+	case nil:
+		return "null"
+	case undefinedValue:
+		return "undefined"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // ---- YAML ---------------------------------------------------------------------

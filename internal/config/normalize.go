@@ -113,9 +113,8 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 		}
 	case nil:
 		return nil, nil, &LoadError{File: file, Err: fmt.Errorf("app #%d is null or undefined, expected an object", index)}
-	default: // primitives: PM2's property assignments on them are lost
-		app = map[string]any{}
-		frozen = true
+	default: // primitives: PM2 finds no script in them
+		return nil, nil, &LoadError{File: file, Err: fmt.Errorf("app #%d is %s, not an app: each app is an object such as { name: 'api', script: 'server.js' }", index, describeValue(v))}
 	}
 	fail := func(format string, args ...any) error {
 		return &LoadError{File: file, App: appLabel(app, index), Err: fmt.Errorf(format, args...)}

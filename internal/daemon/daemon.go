@@ -81,6 +81,9 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.AllowUID < 0 {
 		opts.AllowUID = os.Getuid()
 	}
+	if err := checkMetricsFlag(opts.MetricsAddr); err != nil {
+		return err
+	}
 	// The home and every folder used in it must be this user's alone, and
 	// nothing in it is reached through a link (package homedir): a daemon
 	// running as root would otherwise run or write what another user

@@ -148,6 +148,23 @@ func metricsAddr(flag string, s Settings) string {
 	return addr
 }
 
+// checkMetricsFlag refuses, before the daemon starts, a metrics address
+// given on the command line or in TEND_METRICS_ADDR that is not loopback:
+// whoever asked for it hears of it (one in tend.json is refused in the log).
+func checkMetricsFlag(flag string) error {
+	addr, from := flag, "--metrics-addr"
+	if addr == "" {
+		addr, from = os.Getenv("TEND_METRICS_ADDR"), "TEND_METRICS_ADDR"
+	}
+	if addr == "" || addr == "off" {
+		return nil
+	}
+	if err := checkLoopback(addr); err != nil {
+		return fmt.Errorf("%s: %w: metrics are served without authentication; give a loopback address such as 127.0.0.1:9209 (or off), and put a proxy with authentication in front to reach them from elsewhere", from, err)
+	}
+	return nil
+}
+
 // checkLoopback refuses a metrics address that is not on a loopback
 // interface: the metrics name every app and are served without
 // authentication.

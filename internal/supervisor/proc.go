@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -1210,7 +1211,7 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 	}
 	if err != nil {
 		cleanup()
-		return nil, err
+		return nil, startError(app, path, err)
 	}
 	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
 		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf,
@@ -1513,3 +1514,34 @@ func lookPath(name, cwd, pathEnv string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: %w in PATH", name, ErrNoExecutable)
 }
+
+// startError says why exec failed, naming the option to fix: exec reports a
+// missing cwd as "fork/exec <script>: no such file or directory".
+func startError(app config.App, path string, err error) error {
+	explain := func(format string, args ...any) error {
+		return &explained{msg: fmt.Sprintf(format, args...), err: err}
+	}
+	if fi, serr := os.Stat(app.Cwd); serr != nil || !fi.IsDir() {
+		return explain("working directory %s does not exist or is not a directory (cwd of app %s): create it or fix cwd, then tend restart %s", app.Cwd, app.Name, app.Name)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, serr := os.Stat(path); serr == nil {
+		return explain("%s exists but the interpreter its #! line names was not found (app %s): install it or fix the #! line", path, app.Name)
+	}
+	opt := "script"
+	if app.Interpreter != "" && app.Interpreter != "none" {
+		opt = "interpreter"
+	}
+	return explain("%s not found (%s of app %s): install or create it, or fix %s, then tend restart %s", path, opt, app.Name, opt, app.Name)
+}
+
+// explained is an error told in other words than its cause's.
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
