@@ -183,6 +183,7 @@ func TestScripts(t *testing.T) {
 			"tmpfs":         cmdTmpfs,      // diskfull_test.go
 			"check-drops":   cmdCheckDrops,
 			"api-post":      cmdAPIPost, // trust_test.go
+			"pty-run":       cmdPtyRun,
 			// logs, rotation, metrics, monit (observe_test.go)
 			"follow-start":  cmdFollowStart,
 			"follow-stop":   cmdFollowStop,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
+	"github.com/tend-dev/tend/internal/display"
 	"github.com/tend-dev/tend/internal/lazyre"
 	"github.com/tend-dev/tend/internal/logs"
 )
@@ -178,6 +179,7 @@ type logPrinter struct {
 	out    *bufio.Writer
 	errw   *bufio.Writer
 	color  bool
+	safe   bool // stdout is a terminal: neutralize the app's escapes
 	width  int
 	stamp  *logs.Stamper
 	fstamp *logs.Stamper
@@ -202,6 +204,16 @@ func (lp *logPrinter) prefixOf(ev api.Event) string {
 func (lp *logPrinter) flush() {
 	lp.out.Flush()
 	lp.errw.Flush()
+}
+
+// clean makes an app's line harmless for a terminal (display.Neutralize)
+// when stdout is one; --raw and --json never come here (--raw is byte-exact,
+// JSON escapes control characters).
+func (lp *logPrinter) clean(s string) string {
+	if !lp.safe || !display.NeedsNeutralizing(s) {
+		return s
+	}
+	return string(display.Neutralize(nil, s, lp.color))
 }
 
 func (lp *logPrinter) highlight(s string) string {
@@ -243,7 +255,7 @@ func (lp *logPrinter) line(ev api.Event) {
 		if typ == "err" {
 			typ = "error"
 		}
-		b = fmt.Appendf(b, "app=%s id=%d type=%s message=%s\n", ev.Name, ev.PMID, typ, lp.highlight(ev.Data))
+		b = fmt.Appendf(b, "app=%s id=%d type=%s message=%s\n", ev.Name, ev.PMID, typ, lp.highlight(lp.clean(ev.Data)))
 		lp.out.Write(b)
 	case f.raw:
 		w := lp.out
@@ -279,7 +291,7 @@ func (lp *logPrinter) line(ev api.Event) {
 		} else {
 			b = append(b, pad+" | "...)
 		}
-		b = append(b, lp.highlight(ev.Data)...)
+		b = append(b, lp.highlight(lp.clean(ev.Data))...)
 		b = append(b, '\n')
 		lp.out.Write(b)
 	}
@@ -358,7 +370,7 @@ func (a *app) logs(args []string, f *logsFlags) error {
 	wantOut, wantErr := !f.err || f.out, !f.out || f.err
 
 	lp := &logPrinter{f: f, out: bufio.NewWriterSize(a.stdout, 64<<10), errw: bufio.NewWriterSize(a.stderr, 4<<10),
-		color: logColors(a.stdout), width: 3, now: time.Now}
+		color: logColors(a.stdout), safe: isTerminal(a.stdout), width: 3, now: time.Now}
 	if f.timestamp != "" {
 		lp.stamp = logs.NewStamper(f.timestamp)
 	}
