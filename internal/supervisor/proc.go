@@ -1517,7 +1517,7 @@ func lookPath(name, cwd, pathEnv string) (string, error) {
 
 // startError says why exec failed, naming the option to fix: exec reports a
 // missing cwd as "fork/exec <script>: no such file or directory".
-func startError(app config.App, path string, err error) error {
+func startError(app spec.App, path string, err error) error {
 	explain := func(format string, args ...any) error {
 		return &explained{msg: fmt.Sprintf(format, args...), err: err}
 	}
