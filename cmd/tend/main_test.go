@@ -203,6 +203,11 @@ func TestScripts(t *testing.T) {
 			"load-wait":    cmdLoadWait,
 			"wait-healthy": cmdWaitHealthy,
 			"port-closed":  cmdPortClosed,
+			// tend run as PID 1 of a PID namespace (run_test.go)
+			"run-ns":     cmdRunNS,
+			"run-signal": cmdRunSignal,
+			"run-wait":   cmdRunWait,
+			"ns-zombies": cmdNSZombies,
 		},
 	})
 }

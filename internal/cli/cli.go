@@ -130,7 +130,7 @@ func (a *app) root() *cobra.Command {
 		a.scaleCmd(), a.checkCmd(),
 		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.ecosystemCmd(),
 		a.startOrCmd("startOrRestart", false), a.startOrCmd("startOrReload", true), a.startOrCmd("startOrGracefulReload", true),
-		a.exportCmd(),
+		a.exportCmd(), a.runCmd(),
 	)
 	return root
 }

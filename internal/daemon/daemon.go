@@ -51,6 +51,10 @@ type Options struct {
 	// Resurrect starts, once the earlier daemon's apps are taken over, the
 	// apps of `tend save` (DumpFile) that it does not know (`tend startup`).
 	Resurrect bool
+	// Foreground is `tend run`: the caller owns the process's signals and
+	// stops everything by ending ctx, and no earlier daemon's apps are taken
+	// over (the caller starts its own through the socket).
+	Foreground bool
 }
 
 // DumpFile is where `tend save` writes every app's options, in TEND_HOME
@@ -128,16 +132,8 @@ func Run(ctx context.Context, opts Options) error {
 	d.loadLimits()
 	d.home = home
 	d.sup = supervisor.New(supervisor.Options{Home: opts.Home, Logf: d.log.Printf, SampleInterval: sample, HomeDir: home, Cgroup: cg, LogRotation: d.obs.rotation})
-	res, err := d.sup.Restore()
-	if err != nil {
-		d.log.Printf("the earlier daemon's state: %v", err)
-	}
-	if res.Note != "" {
-		d.log.Printf("the earlier daemon's state: %s", res.Note)
-	}
-	if res.Adopted+res.Restarted+res.Kept > 0 {
-		d.log.Printf("carried on from the earlier daemon: %d apps still running watched again, %d gone meanwhile started again, %d stopped or errored kept",
-			res.Adopted, res.Restarted, res.Kept)
+	if !opts.Foreground {
+		d.restore()
 	}
 	if opts.Resurrect {
 		d.resurrect()
@@ -155,7 +151,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGHUP)
+	if opts.Foreground {
+		signal.Notify(sigs, syscall.SIGUSR2, syscall.SIGHUP)
+	} else {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGHUP)
+	}
 	defer signal.Stop(sigs)
 	for done := false; !done; {
 		select {
@@ -186,12 +186,30 @@ func Run(ctx context.Context, opts Options) error {
 	} else {
 		d.sup.Shutdown(sctx)
 	}
+	// Event streams end once they have sent what was published (the last
+	// stops); srv.Shutdown would otherwise wait for them.
+	d.quitOnce.Do(func() { close(d.quit) })
 	d.stopObserving(sctx)
 	ln.Close()
 	os.Remove(sock)
 	srv.Shutdown(sctx)
 	d.log.Printf("%s", bye)
 	return nil
+}
+
+// restore takes over the apps of an earlier daemon of the same TEND_HOME.
+func (d *Daemon) restore() {
+	res, err := d.sup.Restore()
+	if err != nil {
+		d.log.Printf("the earlier daemon's state: %v", err)
+	}
+	if res.Note != "" {
+		d.log.Printf("the earlier daemon's state: %s", res.Note)
+	}
+	if res.Adopted+res.Restarted+res.Kept > 0 {
+		d.log.Printf("carried on from the earlier daemon: %d apps still running watched again, %d gone meanwhile started again, %d stopped or errored kept",
+			res.Adopted, res.Restarted, res.Kept)
+	}
 }
 
 // resurrect starts the saved apps the supervisor does not know, in the

@@ -135,18 +135,25 @@ func (d *Daemon) events(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 	q := newEventQueue(followerMaxEvents, followerMaxBytes)
 	stop := make(chan struct{})
-	defer close(stop)
+	moved := make(chan struct{}) // the mover below has returned
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stop) }); <-moved }
+	defer halt()
+	take := func(ev api.Event) {
+		if ev.Type == api.EventLog && ids != nil && !ids[ev.PMID] {
+			q.addMissed(ev.Missed)
+			return
+		}
+		q.push(ev)
+	}
 	go func() {
+		defer close(moved)
 		for {
 			select {
 			case <-stop:
 				return
 			case ev := <-sub.C:
-				if ev.Type == api.EventLog && ids != nil && !ids[ev.PMID] {
-					q.addMissed(ev.Missed)
-					continue
-				}
-				q.push(ev)
+				take(ev)
 			}
 		}
 	}()
@@ -173,6 +180,22 @@ func (d *Daemon) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-d.quit:
+			// The daemon ends: send what was published before it did (the
+			// last stops), then end the stream.
+			halt()
+			for drained := false; !drained; {
+				select {
+				case ev := <-sub.C:
+					take(ev)
+				default:
+					drained = true
+				}
+			}
+			for ev, ok := q.pop(); ok; ev, ok = q.pop() {
+				if enc.Encode(ev) != nil {
+					return
+				}
+			}
 			return
 		case <-q.wake:
 		}

@@ -1306,7 +1306,9 @@ func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
 			Emit: p.emitter(stream), Want: p.sup.Bus.WantLogs,
 			Dropped: func(n int64, err error) { p.logDrops.add(n, err, p.sup.now()) }}
 		r.pumps.Add(1)
+		p.sup.outputs.Add(1)
 		go func() {
+			defer p.sup.outputs.Done()
 			defer r.pumps.Done()
 			pump.Run()
 		}()

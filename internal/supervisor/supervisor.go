@@ -75,6 +75,8 @@ type Supervisor struct {
 	sampleWake chan struct{}
 
 	homeErr error // why Home could not be opened; every write inside it fails with it
+
+	outputs sync.WaitGroup // every log pump of every run
 }
 
 // New returns an empty Supervisor.
@@ -780,6 +782,15 @@ func (s *Supervisor) Shutdown(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+	// The apps' last lines: their pipes end once every process of theirs has
+	// exited (a stop kills the whole tree), so this wait is short.
+	out := make(chan struct{})
+	go func() { s.outputs.Wait(); close(out) }()
+	select {
+	case <-out:
+	case <-ctx.Done():
+	case <-time.After(2 * time.Second):
 	}
 	s.socks.closeAll()
 	os.Remove(s.stateDir()) // empty now: every process was deleted
