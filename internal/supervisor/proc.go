@@ -161,13 +161,10 @@ type exitMsg struct {
 
 // stopping is a stop in progress.
 type stopping struct {
-	members []member
-	killT   *time.Timer
-	pollT   *time.Ticker
+	*stopRun
 	then    op // opStop, opRestart or opDelete
 	reason  string
 	waiters []chan error
-	killed  bool
 }
 
 func newProc(s *Supervisor, id, instance int, app spec.App) *Proc {
@@ -285,6 +282,7 @@ func (p *Proc) loop() {
 			p.spare = nil
 		}
 	}()
+	clk := supClock{p.sup}
 	var (
 		cur      *run
 		exits    = make(chan exitMsg, 1)
@@ -443,7 +441,7 @@ func (p *Proc) loop() {
 	retire := func(r *run, hard bool, m retireMsg) {
 		m.r = r
 		retiring.Add(1)
-		go p.retire(r, hard, m, retired, loopExit, &retiring)
+		go p.retire(r, hard, m, retired, loopExit, &retiring, clk)
 	}
 	// abortReload gives up the reload in progress: the new run is stopped,
 	// the old one keeps serving with its options, and the waiters hear err
@@ -485,25 +483,12 @@ func (p *Proc) loop() {
 		p.stopThen, p.stopReason = c.op, c.reason
 		p.mu.Unlock()
 		p.setStatus(Stopping, "")
-		sig, err := ParseSignal(p.app.KillSignal)
-		if err != nil {
-			sig = syscall.SIGINT
-		}
-		st.members = cur.tree(p.sup.recentSnapshot())
-		signalTree(cur.pgid, st.members, sig)
-		kt := p.app.KillTimeout
-		if kt <= 0 {
-			kt = 1600 * time.Millisecond
-		}
-		st.killT = time.NewTimer(kt)
+		st.stopRun = newStopRun(cur, p.app, false, p.sup.recentSnapshot(), clk)
 	}
 	finishStop := func() (exitLoop bool) {
 		s := st
 		st = nil
-		s.killT.Stop()
-		if s.pollT != nil {
-			s.pollT.Stop()
-		}
+		s.end()
 		p.afterRun(cur)
 		cur = nil
 		p.setStatus(Stopped, "")
@@ -523,13 +508,7 @@ func (p *Proc) loop() {
 		return exitLoop
 	}
 	checkStopped := func() bool {
-		if st == nil || cur == nil || !cur.exited {
-			return false
-		}
-		if cur.alive(st.members) {
-			if st.pollT == nil {
-				st.pollT = time.NewTicker(10 * time.Millisecond)
-			}
+		if st == nil || cur == nil || !st.gone(cur.exited) {
 			return false
 		}
 		return finishStop()
@@ -686,10 +665,7 @@ func (p *Proc) loop() {
 	for {
 		pollC, killC = nil, nil
 		if st != nil {
-			killC = st.killT.C
-			if st.pollT != nil {
-				pollC = st.pollT.C
-			}
+			killC, pollC = st.alarms()
 		}
 		var rlAbortC, rlFallC, rlPollC <-chan time.Time
 		if rl != nil {
@@ -944,14 +920,8 @@ func (p *Proc) loop() {
 				return
 			}
 		case <-killC:
-			if !st.killed {
-				st.killed = true
-				st.members = mergeMembers(st.members, cur.tree(procstat.Take()))
-				cur.kill(st.members)
-				p.sup.logf("app %s (id %d) did not stop within %v: sent SIGKILL to its process tree", p.app.Name, p.id, p.app.KillTimeout)
-				if st.pollT == nil {
-					st.pollT = time.NewTicker(10 * time.Millisecond)
-				}
+			if st.kill() {
+				p.sup.logf("app %s (id %d) did not stop within %v: sent SIGKILL to its process tree", p.app.Name, p.id, st.timeout)
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tend-dev/tend/internal/procstat"
@@ -213,42 +212,21 @@ type retireMsg struct {
 // (kill_signal to its process tree, SIGKILL after kill_timeout), or with
 // SIGKILL at once when hard (a run that already exited leaves nothing worth
 // waiting for). It runs in its own goroutine; the loop keeps serving.
-func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loopExit <-chan struct{}, wg *sync.WaitGroup) {
+func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loopExit <-chan struct{}, wg *sync.WaitGroup, clk clock) {
 	defer wg.Done()
-	sig, err := ParseSignal(r.app.KillSignal)
-	if err != nil {
-		sig = syscall.SIGINT
-	}
-	kt := r.app.KillTimeout
-	if kt <= 0 {
-		kt = spec.DefaultKillTimeout
-	}
-	if hard {
-		sig = syscall.SIGKILL
-	}
-	members := r.tree(procstat.Take())
-	signalTree(r.pgid, members, sig)
-	killT := time.NewTimer(kt)
-	defer killT.Stop()
-	killC := killT.C
+	s := newStopRun(r, r.app, hard, procstat.Take(), clk)
+	defer s.end()
 	done := r.done
-	var tick <-chan time.Time
-	for {
+	for !s.gone(done == nil) {
+		kill, poll := s.alarms()
 		select {
 		case <-done:
 			done = nil
-			t := time.NewTicker(10 * time.Millisecond)
-			defer t.Stop()
-			tick = t.C
-		case <-tick:
-		case <-killC:
-			killC = nil
-			members = mergeMembers(members, r.tree(procstat.Take()))
-			r.kill(members)
-			p.sup.logf("app %s (id %d): pid %d did not stop within %v: sent SIGKILL to its process tree", r.app.Name, p.id, r.pid, kt)
-		}
-		if done == nil && !r.alive(members) {
-			break
+		case <-poll:
+		case <-kill:
+			if s.kill() {
+				p.sup.logf("app %s (id %d): pid %d did not stop within %v: sent SIGKILL to its process tree", r.app.Name, p.id, r.pid, s.timeout)
+			}
 		}
 	}
 	select {
