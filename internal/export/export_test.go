@@ -75,7 +75,7 @@ func loadCorpus(t *testing.T, dir, name string) ([]config.App, error) {
 }
 
 // loadExample resolves the seed's example with env as process.env.
-func loadExample(t *testing.T, env map[string]string) ([]config.App, string) {
+func loadExample(t *testing.T, env map[string]string, envName string) ([]config.App, string) {
 	t.Helper()
 	dir, err := filepath.Abs(exampleDir)
 	if err != nil {
@@ -85,7 +85,7 @@ func loadExample(t *testing.T, env map[string]string) ([]config.App, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apps, err := Resolve(eco, ResolveOptions{BaseDir: dir, PATH: env["PATH"]})
+	apps, err := Resolve(eco, ResolveOptions{BaseDir: dir, PATH: env["PATH"], EnvName: envName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,11 +167,23 @@ func exportAll(t *testing.T, name string, apps []config.App, o Options, norm fun
 
 // The example without its infrastructure: the same on every machine.
 func TestExampleGolden(t *testing.T) {
-	apps, dir := loadExample(t, map[string]string{"PATH": "/usr/bin:/bin", "TEND_INFRA": "off"})
+	apps, dir := loadExample(t, map[string]string{"PATH": "/usr/bin:/bin", "TEND_INFRA": "off"}, "")
 	if len(apps) != 6 {
 		t.Fatalf("%d apps, want the seed's 6", len(apps))
 	}
 	exportAll(t, "agentic-sdlc", apps, Options{BaseDir: dir, Image: "ghcr.io/acme/agentic-sdlc:1.0"}, nil)
+}
+
+// The seed's production step (docs/production.md): the six apps with
+// --env production, PostgreSQL and Redis managed elsewhere.
+func TestExampleProductionGolden(t *testing.T) {
+	apps, dir := loadExample(t, map[string]string{"PATH": "/usr/bin:/bin", "TEND_INFRA": "off"}, "production")
+	for _, a := range apps {
+		if a.Env["HOST"] != "0.0.0.0" || a.Env["NODE_ENV"] != "production" {
+			t.Fatalf("%s: env_production not applied: %v", a.Name, a.Env)
+		}
+	}
+	exportAll(t, "agentic-sdlc-production", apps, Options{BaseDir: dir, Image: "ghcr.io/acme/agentic-sdlc:1.0"}, nil)
 }
 
 // pgVersion is the machine's PostgreSQL version in the example's paths.
@@ -183,7 +195,7 @@ func TestExampleInfraGolden(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/redis-server"); err != nil {
 		t.Skip("redis-server is not installed (.ci/run installs it): skipping the example with its infrastructure")
 	}
-	apps, dir := loadExample(t, map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"})
+	apps, dir := loadExample(t, map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}, "")
 	names := map[string]bool{}
 	for _, a := range apps {
 		names[a.Name] = true

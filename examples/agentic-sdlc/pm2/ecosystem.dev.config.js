@@ -49,6 +49,15 @@ const sharedEnv = {
   ...setting('ANTHROPIC_API_KEY'),
 };
 
+// --env production: the apps on a cluster, one per container (tend export
+// kubernetes|ecs|compose|nomad --env production, see docs/production.md in the
+// tend repository): they listen on every address, and the orchestrator reaches
+// each agent by its service name.
+const productionEnv = { NODE_ENV: 'production', HOST: '0.0.0.0' };
+const agentURLs = [['scaffold', 3101], ['validation', 3102], ['e2e', 3103], ['integration', 3104], ['deployment', 3105]]
+  .map(([stage, port]) => `agent-${stage}:${port}`)
+  .join(',');
+
 const restartPolicy = {
   cwd: root,
   autorestart: true,
@@ -152,6 +161,8 @@ const agent = (stage, port) => ({
   max_memory_restart: '512M',
   ...envFile,
   env: { ...sharedEnv, AGENT_PORT: String(port) },
+  env_production: productionEnv,
+  required_env: ['DATABASE_URL', 'REDIS_URL'],
   ports: [port],
   readiness: { tcp: `127.0.0.1:${port}` },
   ...logs(`${stage}-agent`),
@@ -172,6 +183,7 @@ const apps = [
     max_memory_restart: '1G',
     ...envFile,
     env: { ...sharedEnv, PORT: '3000' },
+    env_production: { ...productionEnv, AGENT_URLS: agentURLs },
     ...(Object.keys(orchestratorDeps).length ? { depends_on: orchestratorDeps } : {}),
     required_env: ['DATABASE_URL', 'REDIS_URL', 'ANTHROPIC_API_KEY'],
     ports: [3000],

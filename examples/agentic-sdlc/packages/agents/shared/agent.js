@@ -1,6 +1,6 @@
 // Example workload for tend's agentic-sdlc example (not a real agent): the one
 // implementation behind every packages/agents/<name>-agent/dist/run-agent.js.
-// An HTTP server on 127.0.0.1:$AGENT_PORT.
+// An HTTP server on $HOST:$AGENT_PORT (HOST defaults to 127.0.0.1).
 //   POST /run   {run, stage} -> pretends to work for a short random time, answers JSON
 //   GET /health -> 200 {"status":"ok"}
 // SIGINT/SIGTERM: logs "shutting down", closes the server, exits 0.
@@ -47,10 +47,11 @@ function start({ name, stage, defaultPort }) {
   });
 
   server.on('error', (err) => {
-    console.error(`[${name}] cannot listen on 127.0.0.1:${port}: ${err.message}`);
+    console.error(`[${name}] cannot listen on ${host}:${port}: ${err.message}`);
     process.exit(1);
   });
-  server.listen(port, '127.0.0.1', () => log(`listening on 127.0.0.1:${port} (pid ${process.pid})`));
+  const host = process.env.HOST || '127.0.0.1';
+  server.listen(port, host, () => log(`listening on ${host}:${port} (pid ${process.pid})`));
 
   const shutdown = (sig) => {
     log(`${sig}: shutting down`);

@@ -1,25 +1,28 @@
 // Example workload for tend's agentic-sdlc example (a stand-in for a compiled
 // orchestrator; node built-ins only).
-// An HTTP server on 127.0.0.1:$PORT (default 3000):
+// An HTTP server on $HOST:$PORT (default 127.0.0.1:3000):
 //   GET /health -> 200 {"status":"ok", ...} (says whether REDIS_URL / DATABASE_URL
 //                  are set, never their values)
 // and a pipeline: every PIPELINE_INTERVAL_MS (default 5000) it starts run N and
 // hands the stages, one at a time, to the agents over HTTP
-// (POST http://127.0.0.1:<agent port>/run {run, stage}).
+// (POST http://127.0.0.1:<agent port>/run {run, stage}; AGENT_URLS=host:port,... in
+// stage order names them elsewhere, e.g. one Service per agent in Kubernetes).
 // An agent that does not answer: a warning on stderr, and the next round tries again.
 // SIGINT/SIGTERM: logs "shutting down", closes the server, exits 0.
 'use strict';
 const http = require('http');
 
+const HOST = process.env.HOST || '127.0.0.1';
 const PORT = Number(process.env.PORT || 3000);
 const INTERVAL = Number(process.env.PIPELINE_INTERVAL_MS || 5000);
 // AGENT_PORTS=3101,3102,3103,3104,3105 overrides the agents' ports, in stage order.
 const ports = (process.env.AGENT_PORTS || '3101,3102,3103,3104,3105').split(',').map(Number);
-const STAGES = ['scaffold', 'validation', 'e2e', 'integration', 'deployment'].map((stage, i) => ({
-  stage,
-  agent: `${stage}-agent`,
-  port: ports[i],
-}));
+// AGENT_URLS=agent-scaffold:3101,... names each agent's host and port, in stage order.
+const urls = (process.env.AGENT_URLS || '').split(',').filter(Boolean);
+const STAGES = ['scaffold', 'validation', 'e2e', 'integration', 'deployment'].map((stage, i) => {
+  const [host, port] = urls[i] ? urls[i].split(':') : ['127.0.0.1', ports[i]];
+  return { stage, agent: `${stage}-agent`, host, port: Number(port) };
+});
 
 const log = (msg) => console.log(`[orchestrator] ${msg}`);
 const warn = (msg) => console.error(`[orchestrator] WARN ${msg}`);
@@ -30,12 +33,12 @@ let last = null; // {run, status, at}
 let timer = null;
 let stopping = false;
 
-function post(port, body) {
+function post(host, port, body) {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
     const req = http.request(
       {
-        host: '127.0.0.1',
+        host,
         port,
         path: '/run',
         method: 'POST',
@@ -66,14 +69,14 @@ async function pipeline() {
   const n = ++run;
   const t0 = Date.now();
   log(`run ${n}: started`);
-  for (const { stage, agent, port } of STAGES) {
+  for (const { stage, agent, host, port } of STAGES) {
     if (stopping) return;
-    log(`run ${n}: ${stage} -> ${agent} (127.0.0.1:${port})`);
+    log(`run ${n}: ${stage} -> ${agent} (${host}:${port})`);
     const t = Date.now();
     try {
-      await post(port, { run: n, stage });
+      await post(host, port, { run: n, stage });
     } catch (err) {
-      warn(`run ${n}: ${agent} unreachable on 127.0.0.1:${port} (${err.code || err.message}); retrying next round`);
+      warn(`run ${n}: ${agent} unreachable on ${host}:${port} (${err.code || err.message}); retrying next round`);
       last = { run: n, status: `failed at ${stage}`, at: new Date().toISOString() };
       return;
     }
@@ -111,12 +114,12 @@ const server = http.createServer((req, res) => {
 });
 
 server.on('error', (err) => {
-  console.error(`[orchestrator] cannot listen on 127.0.0.1:${PORT}: ${err.message}`);
+  console.error(`[orchestrator] cannot listen on ${HOST}:${PORT}: ${err.message}`);
   process.exit(1);
 });
 
-server.listen(PORT, '127.0.0.1', () => {
-  log(`listening on 127.0.0.1:${PORT} (pid ${process.pid}, NODE_ENV=${process.env.NODE_ENV || 'unset'})`);
+server.listen(PORT, HOST, () => {
+  log(`listening on ${HOST}:${PORT} (pid ${process.pid}, NODE_ENV=${process.env.NODE_ENV || 'unset'})`);
   log(`REDIS_URL ${process.env.REDIS_URL ? 'set' : 'NOT set'}, DATABASE_URL ${process.env.DATABASE_URL ? 'set' : 'NOT set'}`);
   log(`pipeline every ${INTERVAL}ms: ${STAGES.map((s) => s.stage).join(' -> ')}`);
   loop();
