@@ -101,7 +101,11 @@ func (a *app) root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if v, _ := cmd.Flags().GetBool("version"); v {
+				fmt.Fprintln(a.stdout, version()) // PM2: -v before any "--" prints the version, whatever the verb
+				return exitError{code: 0}
+			}
 			a.home = Home()
 			if a.pf.noColor {
 				os.Setenv("NO_COLOR", "1")
@@ -112,10 +116,14 @@ func (a *app) root() *cobra.Command {
 			for _, n := range a.notices(func(name string) bool { return cmd.Flags().Changed(name) }) {
 				fmt.Fprintf(a.stderr, "[tend][NOTICE] %s\n", n)
 			}
+			if (cmd.Name() == "restart" || cmd.Name() == "reload") && cmd.Flags().Changed("watch") {
+				fmt.Fprintln(a.stderr, "[tend][NOTICE] --watch: ignored by "+cmd.Name()+": tend stop <app> --watch stops watching (the app keeps running), tend start <app> watches again")
+			}
+			return nil
 		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.Flags().BoolP("version", "v", false, "print tend's version")
+	root.PersistentFlags().BoolP("version", "v", false, "print tend's version")
 	a.addPM2Flags(root.PersistentFlags())
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
