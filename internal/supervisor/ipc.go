@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 // How an app tells tend it is ready, from any language:
@@ -108,11 +111,131 @@ func (p *Proc) onIPC(r *run, line []byte, sigs chan<- runSignal) {
 			}
 			return
 		}
+		if cmd, _ := x["cmd"].(string); cmd == shareCmd {
+			p.shareSocket(r, x)
+			return
+		}
 		if cmd, _ := x["cmd"].(string); strings.HasPrefix(cmd, "NODE_") {
 			return // Node's own (handles, cluster)
 		}
 	}
 	p.publishMessage(r, string(line))
+}
+
+// shareCmd is the preload's request for a listening socket, and tend's
+// answer: an internal message of Node's IPC (NODE_ prefix), so the app's own
+// process.on('message') never sees it.
+const shareCmd = "NODE_TEND_SOCKET"
+
+// clusterShares tells whether the app's instances share the sockets they
+// listen on (a Node app in cluster mode, as Node's cluster module does).
+func clusterShares(app spec.App) bool {
+	return app.ExecMode == "cluster_mode" && spec.IsNode(app.Interpreter)
+}
+
+// shareSocket answers the preload of a cluster-mode instance that calls
+// server.listen on addr: the app's socket for addr (opened on first use) is
+// sent over the IPC channel as Node sends a handle (NODE_HANDLE, SCM_RIGHTS);
+// an error is sent as {"cmd":NODE_TEND_SOCKET,"error":…}, and the app then
+// binds as it would have without tend.
+func (p *Proc) shareSocket(r *run, req map[string]any) {
+	reply := map[string]any{"cmd": shareCmd, "id": req["id"]}
+	p.mu.Lock()
+	app := p.app
+	p.mu.Unlock()
+	s, err := p.shareable(app, req["addr"])
+	if err == nil {
+		reply["addr"] = s.addr
+		err = sendIPC(r.ipc, map[string]any{"cmd": "NODE_HANDLE", "type": "net.Native", "msg": reply}, int(s.f.Fd()))
+		if err == nil {
+			return
+		}
+	}
+	reply["error"] = err.Error()
+	if err := sendIPC(r.ipc, reply, -1); err != nil {
+		p.sup.logf("app %s (id %d): answer the preload: %v", app.Name, p.id, err)
+	}
+}
+
+func (p *Proc) shareable(app spec.App, v any) (*listenSocket, error) {
+	if !clusterShares(app) {
+		return nil, fmt.Errorf("%s is not a Node app in cluster mode", app.Name)
+	}
+	raw, _ := v.(string)
+	addr, err := shareAddr(raw)
+	if err != nil {
+		return nil, err
+	}
+	// A daemon that may bind ports an app's own user may not (root, and the
+	// app runs as another user) does not bind privileged ports for it.
+	if _, ps, err := net.SplitHostPort(addr); err == nil && app.UID != nil && *app.UID != os.Getuid() {
+		if n, _ := strconv.Atoi(ps); n < 1024 {
+			return nil, fmt.Errorf("port %d: privileged, and the app runs as uid %d", n, *app.UID)
+		}
+	}
+	return p.sup.socks.share(app.Name, addr)
+}
+
+// shareAddr checks an address the preload asks for and writes it as the
+// listen option's canonical form: "host:port" (":port" for every
+// interface, IPv6 in brackets) or "unix:/absolute/path".
+func shareAddr(raw string) (string, error) {
+	if p, ok := strings.CutPrefix(raw, "unix:"); ok {
+		if !filepath.IsAbs(p) {
+			return "", fmt.Errorf("%q: the socket path must be absolute", raw)
+		}
+		return "unix:" + filepath.Clean(p), nil
+	}
+	host, port, err := net.SplitHostPort(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q: %v", raw, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("%q: the port must be a number from 1 to 65535", raw)
+	}
+	if host != "" && net.ParseIP(host) == nil {
+		return "", fmt.Errorf("%q: the host must be an IP address", raw)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// sendIPC writes one message on a Node IPC channel, with fd attached
+// (SCM_RIGHTS) when fd >= 0.
+func sendIPC(f *os.File, msg any, fd int) error {
+	if f == nil {
+		return errors.New("no IPC channel")
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(s uintptr) bool {
+		var n int
+		n, serr = unix.SendmsgN(int(s), b, oob, nil, 0)
+		if serr == unix.EAGAIN {
+			return false
+		}
+		if serr == nil && n < len(b) {
+			b, oob = b[n:], nil // the fd went with the first bytes
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 func (p *Proc) publishMessage(r *run, data string) {

@@ -12,24 +12,31 @@
 'use strict';
 (() => {
   const env = process.env;
-  const count = Number(env.LISTEN_FDS);
-  if (!(count > 0) || Number(env.LISTEN_PID) !== process.pid) return;
+  // In cluster mode (TEND_CLUSTER=1) the instances of the app share every
+  // socket it listens on, as with Node's cluster module: a socket tend
+  // passed at start when the app listened on that address before, else
+  // one tend opens when the app asks for it (over the IPC channel).
+  const cluster = env.TEND_CLUSTER === '1' && typeof process.send === 'function';
+  const count = Number(env.LISTEN_PID) === process.pid ? Number(env.LISTEN_FDS) : 0;
+  const explicit = env.TEND_LISTEN_EXPLICIT === undefined ? count : Number(env.TEND_LISTEN_EXPLICIT);
+  if (!(count > 0) && !cluster) return;
   const addrs = String(env.TEND_LISTEN_ADDRS || '').split(' ');
   // Like sd_listen_fds(1): child processes must not take these sockets.
-  for (const k of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'TEND_LISTEN_ADDRS']) delete env[k];
+  for (const k of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'TEND_LISTEN_ADDRS', 'TEND_LISTEN_EXPLICIT', 'TEND_CLUSTER']) delete env[k];
 
   const socks = [];
   for (let i = 0; i < count; i++) {
     const a = addrs[i] || '';
+    const learned = i >= explicit;
     if (a.startsWith('unix:')) {
-      socks.push({ fd: 3 + i, addr: a, path: a.slice(5) });
+      socks.push({ fd: 3 + i, addr: a, path: a.slice(5), learned });
       continue;
     }
     const j = a.lastIndexOf(':');
     if (j < 0) continue;
-    socks.push({ fd: 3 + i, addr: a, host: a.slice(0, j).replace(/^\[|\]$/g, ''), port: Number(a.slice(j + 1)) });
+    socks.push({ fd: 3 + i, addr: a, host: a.slice(0, j).replace(/^\[|\]$/g, ''), port: Number(a.slice(j + 1)), learned });
   }
-  if (socks.length === 0) return;
+  if (socks.length === 0 && !cluster) return;
 
   const net = require('net');
   const wildcard = (h) => h === '' || h === '::' || h === '0.0.0.0';
@@ -42,7 +49,7 @@
     const a0 = args[0];
     if (a0 !== null && typeof a0 === 'object') {
       if (a0._handle || a0.handle || a0.fd !== undefined) return null;
-      const o = { host: a0.host, path: a0.path, backlog: a0.backlog };
+      const o = { host: a0.host, path: a0.path, backlog: a0.backlog, exclusive: a0.exclusive, ipv6Only: a0.ipv6Only };
       if (a0.port !== undefined && a0.port !== null && a0.port !== '') o.port = Number(a0.port);
       return o;
     }
@@ -56,14 +63,21 @@
   }
 
   function find(o) {
+    if (cluster) {
+      // the address as tend names it, when it needs no name lookup
+      const addr = o.path !== undefined ? unixAddr(o.path) : !o.host || net.isIP(o.host) ? canonical(o.host, o.port) : null;
+      const s = addr && socks.find((x) => !x.used && x.addr === addr);
+      if (s) return s;
+    }
     for (const s of socks) {
-      if (s.used) continue;
+      if (s.used || s.learned) continue;
       if (s.path !== undefined) {
         if (o.path === s.path) return s;
         continue;
       }
       if (!o.port || o.port !== s.port) continue;
       if (!o.host || sameHost(o.host, s.host)) return s;
+      if (cluster) continue; // asked for below
       process.emitWarning(
         `server.listen(${o.port}, '${o.host}') binds its own socket: tend opened port ${o.port} on ${s.addr}; ` +
           `set listen: ['${o.host.includes(':') ? '[' + o.host + ']' : o.host}:${o.port}'] in the app's options to share it`,
@@ -73,18 +87,82 @@
     return undefined;
   }
 
+  function canonical(host, port) {
+    if (!host) return ':' + port;
+    return (host.includes(':') ? '[' + host + ']' : host) + ':' + port;
+  }
+  function unixAddr(p) {
+    return 'unix:' + require('path').resolve(p);
+  }
+
+  // ask requests the socket of addr from tend; cb(err, handle, addr).
+  const pending = new Map();
+  let lastId = 0;
+  if (cluster) {
+    process.on('internalMessage', (m, handle) => {
+      if (!m || m.cmd !== 'NODE_TEND_SOCKET' || !pending.has(m.id)) return;
+      const cb = pending.get(m.id);
+      pending.delete(m.id);
+      if (pending.size === 0 && process.channel) process.channel.unref();
+      cb(m.error ? new Error(m.error) : handle ? null : new Error('no socket'), handle, m.addr);
+    });
+  }
+  function ask(addr, cb) {
+    const id = ++lastId;
+    pending.set(id, cb);
+    if (process.channel) process.channel.ref(); // the answer keeps the process alive
+    try {
+      process.send({ cmd: 'NODE_TEND_SOCKET', id, addr });
+    } catch (e) {
+      pending.delete(id);
+      cb(e);
+    }
+  }
+
+  // share gives a cluster-mode server the socket of the address it asked
+  // for, from tend: the same socket in every instance, so the kernel
+  // spreads connections over them and a reload closes none. Where tend
+  // cannot give it, the server binds as it would have without tend.
+  function share(server, o, args) {
+    const cb = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : undefined;
+    const rest = cb ? args.slice(0, -1) : args;
+    if (cb) server.once('listening', cb);
+    const fallback = () => listen.apply(server, rest);
+    const give = (addr) => {
+      const s = socks.find((x) => !x.used && x.addr === addr);
+      if (s) return use(server, s, o, rest);
+      ask(addr, (err, handle, got) => {
+        if (err || !handle || typeof handle.fd !== 'number' || handle.fd < 0) return fallback();
+        use(server, { fd: handle.fd, addr: got || addr, handle }, o, rest);
+      });
+    };
+    if (o.path !== undefined) give(unixAddr(o.path));
+    else if (!o.host || net.isIP(o.host)) give(canonical(o.host, o.port));
+    else require('dns').lookup(o.host, (err, ip) => (err ? fallback() : give(canonical(ip, o.port))));
+    return server;
+  }
+  function shareable(o) {
+    if (!cluster || o.exclusive || o.ipv6Only) return false;
+    if (o.path !== undefined) return typeof o.path === 'string' && o.path !== '' && o.path[0] !== '\0';
+    return o.port > 0 && o.port < 65536;
+  }
+
   const servers = new Set();
   const listen = net.Server.prototype.listen;
   net.Server.prototype.listen = function (...args) {
     const o = parse(args);
     const s = o && find(o);
-    if (!s) return listen.apply(this, args);
+    if (s) return use(this, s, o, args);
+    if (o && shareable(o)) return share(this, o, args);
+    return listen.apply(this, args);
+  };
+  function use(server, s, o, args) {
     s.used = true; // server.close() closes the fd in this process
     const cb = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : undefined;
-    servers.add(this);
-    this.once('close', () => servers.delete(this));
-    trackConnections(this);
-    this.once('listening', () => {
+    servers.add(server);
+    server.once('close', () => servers.delete(server));
+    trackConnections(server);
+    server.once('listening', () => {
       if (typeof process.send === 'function') {
         try {
           process.send({ tend: 'listening', addr: s.addr });
@@ -96,8 +174,8 @@
     watchStop();
     const opts = { fd: s.fd };
     if (o.backlog !== undefined) opts.backlog = o.backlog;
-    return cb ? listen.call(this, opts, cb) : listen.call(this, opts);
-  };
+    return cb ? listen.call(server, opts, cb) : listen.call(server, opts);
+  }
 
   // Connections of HTTP servers: "new" (no request yet), "busy" (a request
   // in flight) or "idle" (between keep-alive requests, since a time). Node's

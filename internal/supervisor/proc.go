@@ -565,7 +565,7 @@ func (p *Proc) loop() {
 			setApp(*c.app)
 		}
 		app := p.app
-		plan := planReload(cur, app)
+		plan := planReload(cur, app, p.sup.socks.shared(app.Name))
 		if plan.restart != "" {
 			p.noteReload("restart: " + plan.restart)
 			p.sup.logf("app %s (id %d): reload by restart: %s", app.Name, p.id, plan.restart)
@@ -1045,7 +1045,7 @@ func (p *Proc) writePidFile(path string, pid int) {
 
 // Variables tend sets for the readiness and socket protocols; values that
 // come from the environment tend itself was started in are dropped.
-var protocolEnv = []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "TEND_LISTEN_ADDRS",
+var protocolEnv = []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "TEND_LISTEN_ADDRS", "TEND_LISTEN_EXPLICIT", "TEND_CLUSTER",
 	"NOTIFY_SOCKET", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "NODE_UNIQUE_ID", runMarker}
 
 // spawn starts one run of app: log pipes, the app's listening sockets (fds
@@ -1058,10 +1058,21 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 		return nil, err
 	}
 	var socks []*listenSocket
-	if len(app.Listen) > 0 {
-		if socks, err = p.sup.socks.forApp(app.Name, app.Listen); err != nil {
+	// A Node app in cluster mode shares every socket it listens on between
+	// its instances, as Node's cluster does: the preload asks tend for the
+	// address the app names (IPC), and later instances get it at start.
+	cluster := clusterShares(app)
+	addrs := app.Listen
+	if app.ListenFromPort {
+		addrs = nil // PM2's port: the preload asks for the host the app names
+	}
+	explicit := len(addrs) // forApp lists these first, then the learned ones
+	if len(addrs) > 0 || cluster {
+		if socks, err = p.sup.socks.forApp(app.Name, addrs); err != nil {
 			return nil, err
 		}
+	}
+	if len(socks) > 0 || cluster {
 		if spec.IsNode(app.Interpreter) {
 			pre, err := p.sup.preloadPath()
 			if err != nil {
@@ -1123,6 +1134,9 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 		}
 	}
 	env = kept
+	if cluster {
+		env = append(env, "TEND_CLUSTER=1")
+	}
 	var extra []*os.File
 	inodes := map[uint64]bool{}
 	if len(socks) > 0 {
@@ -1135,7 +1149,7 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 			addrs[i] = s.addr
 		}
 		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(socks)), "LISTEN_FDNAMES="+strings.Join(names, ":"),
-			"TEND_LISTEN_ADDRS="+strings.Join(addrs, " "))
+			"TEND_LISTEN_ADDRS="+strings.Join(addrs, " "), "TEND_LISTEN_EXPLICIT="+strconv.Itoa(explicit))
 	}
 	extra = append(extra, ipcChild)
 	// The run is marked before it exists: a daemon killed before its record

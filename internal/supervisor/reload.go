@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -38,13 +39,18 @@ type reloadPlan struct {
 	restart string           // non-empty: the two cannot overlap; why
 }
 
-// planReload looks at what the serving run listens on.
-func planReload(cur *run, app spec.App) reloadPlan {
-	if len(app.Listen) > 0 {
+// planReload looks at what the serving run listens on; shared are the
+// addresses a cluster-mode app's instances asked tend for.
+func planReload(cur *run, app spec.App, shared []string) reloadPlan {
+	addrs := shared
+	if !app.ListenFromPort {
+		addrs = append(slices.Clone(app.Listen), shared...)
+	}
+	if len(addrs) > 0 {
 		if cur.adopted {
 			return reloadPlan{restart: "it was started by an earlier daemon, which held its listening sockets; they were not carried over"}
 		}
-		return reloadPlan{mode: "zero-downtime: shared sockets " + strings.Join(app.Listen, ", ")}
+		return reloadPlan{mode: "zero-downtime: shared sockets " + strings.Join(addrs, ", ")}
 	}
 	ls := listeningOf(memberPids(cur.tree(procstat.Take())), cur.inodes)
 	if len(ls) == 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,16 +31,25 @@ type listenSocket struct {
 type socketTable struct {
 	mu   sync.Mutex
 	apps map[string][]*listenSocket
+	// learned are the addresses instances of a cluster-mode app asked for
+	// while they ran (share), by app name: every later instance gets them.
+	learned map[string][]string
 }
 
-// forApp returns the sockets of app, in the order of app.Listen, opening the
-// ones not open yet. Sockets of addresses the app no longer lists are closed
-// (instances that run keep their inherited copies).
+// forApp returns the sockets of app, in the order of app.Listen then the
+// learned addresses, opening the ones not open yet. Sockets of addresses the
+// app no longer lists are closed (instances that run keep their inherited
+// copies).
 func (t *socketTable) forApp(name string, addrs []string) ([]*listenSocket, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.apps == nil {
 		t.apps = map[string][]*listenSocket{}
+	}
+	for _, a := range t.learned[name] {
+		if !slices.Contains(addrs, a) {
+			addrs = append(addrs[:len(addrs):len(addrs)], a)
+		}
 	}
 	have := map[string]*listenSocket{}
 	for _, s := range t.apps[name] {
@@ -74,11 +84,47 @@ func (t *socketTable) forApp(name string, addrs []string) ([]*listenSocket, erro
 	return out, nil
 }
 
+// share returns the socket of addr for a cluster-mode app, opening it on
+// first use (an instance called server.listen on it); every instance that
+// asks, and every instance started after, gets the same socket, so the
+// kernel spreads connections over them.
+func (t *socketTable) share(name, addr string) (*listenSocket, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.apps[name] {
+		if s.addr == addr {
+			return s, nil
+		}
+	}
+	s, err := openListen(addr)
+	if err != nil {
+		return nil, err
+	}
+	if t.apps == nil {
+		t.apps = map[string][]*listenSocket{}
+	}
+	if t.learned == nil {
+		t.learned = map[string][]string{}
+	}
+	t.apps[name] = append(t.apps[name], s)
+	t.learned[name] = append(t.learned[name], addr)
+	return s, nil
+}
+
+// shared returns the addresses of a cluster-mode app that its instances
+// asked for so far.
+func (t *socketTable) shared(name string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.learned[name])
+}
+
 // release closes the sockets of an app (its last instance was deleted).
 func (t *socketTable) release(name string) {
 	t.mu.Lock()
 	socks := t.apps[name]
 	delete(t.apps, name)
+	delete(t.learned, name)
 	t.mu.Unlock()
 	for _, s := range socks {
 		s.close()
