@@ -82,14 +82,18 @@ exits by itself once every app has stopped for good, unless --no-auto-exit.`,
 // wait for any child in the same process would take exits it waits for.
 func (a *app) runReaper() error {
 	if os.Getpid() != 1 {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		if err := becomeSubreaper(); err != nil {
 			fmt.Fprintf(a.stderr, "[tend][WARN] cannot become a subreaper (%v): orphans of the apps go to init\n", err)
 		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the tend binary: %w", err)
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
-	child, err := os.StartProcess("/proc/self/exe", os.Args, &os.ProcAttr{
+	child, err := os.StartProcess(exe, os.Args, &os.ProcAttr{
 		Env:   append(os.Environ(), runChildEnv+"=1"),
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 	})
