@@ -426,6 +426,20 @@ func (x *exporter) common(a *app) {
 	if len(logOpts) > 0 {
 		x.note(a.Name, strings.Join(logOpts, ", "), "not carried over: the engine collects the app's stdout and stderr itself")
 	}
+	var pm2Only []string
+	for _, k := range pm2OnlyOptions {
+		v, ok := a.PM2[k]
+		if !ok {
+			continue
+		}
+		if def, has := pm2Defaults[k]; has && fmt.Sprint(v) == fmt.Sprint(def) {
+			continue // PM2's default, not the file's choice
+		}
+		pm2Only = append(pm2Only, k)
+	}
+	if len(pm2Only) > 0 {
+		x.note(a.Name, strings.Join(pm2Only, ", "), "not carried over: PM2's own (PM2.io, its Node agent, its deploy and update hooks), meaningless to "+x.engine)
+	}
 	if !a.Treekill {
 		x.note(a.Name, "treekill", "not carried over: the engine stops the app's whole container or unit")
 	}
@@ -459,6 +473,16 @@ func (x *exporter) volume(a *app, path string) string {
 	x.volumes[path] = v
 	return v
 }
+
+// pm2OnlyOptions mean something only to PM2 itself (docs/configuration.md,
+// "Accepted and ignored"); pm2Defaults are the values PM2's normalization
+// puts in every app, which say nothing about the file.
+var (
+	pm2OnlyOptions = []string{"vizion", "pmx", "automation", "source_map_support", "disable_source_map_support",
+		"post_update", "v8", "event_loop_inspector", "trace", "deep_monitoring", "windowsHide", "kill_retry_time",
+		"install_url", "append_env_to_name", "force", "io", "shutdown_with_message"}
+	pm2Defaults = map[string]any{"vizion": true, "pmx": true, "automation": true, "windowsHide": true, "kill_retry_time": 100.0}
+)
 
 // sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string {

@@ -329,3 +329,39 @@ func TestSecretsNeverExported(t *testing.T) {
 		}
 	}
 }
+
+// What an engine cannot carry over is named, with the app and the option;
+// PM2's own defaults are not.
+func TestNotesNameWhatIsLost(t *testing.T) {
+	dir := t.TempDir()
+	norm, _, err := config.Normalize([]map[string]any{{
+		"name": "api", "script": "server.js", "watch": true, "post_update": []any{"npm install"},
+		"vizion": false, "cron_restart": "0 3 * * *", "out_file": "api.log",
+	}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := Resolve(&config.Ecosystem{Path: filepath.Join(dir, "eco.json"), Apps: norm}, ResolveOptions{BaseDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range Engines {
+		r, err := Export(engine, apps, Options{BaseDir: dir, Image: "img:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var notes []string
+		for _, n := range r.Notes {
+			notes = append(notes, n.String())
+		}
+		all := strings.Join(notes, "\n")
+		for _, want := range []string{"app api: watch: not carried over", "app api: vizion, post_update: not carried over", "app api: cron_restart:", "app api: out_file: not carried over"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("%s: no note %q in:\n%s", engine, want, all)
+			}
+		}
+		if strings.Contains(all, "pmx") || strings.Contains(all, "automation") {
+			t.Errorf("%s: PM2's defaults noted as the file's:\n%s", engine, all)
+		}
+	}
+}
