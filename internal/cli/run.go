@@ -47,7 +47,8 @@ still served on $TEND_HOME/tend.sock, so tend ls, logs and describe work from
 a second shell (docker exec).
 
 As PID 1 (a container's entrypoint) it reaps every orphan; otherwise it makes
-itself the subreaper of everything it starts. SIGTERM, SIGINT and SIGQUIT stop
+itself the subreaper of everything it starts. SIGHUP reloads every app (as
+tend reload all does). SIGTERM, SIGINT and SIGQUIT stop
 every app gracefully, dependents first; it exits when all have stopped: 0, or
 1 when an app failed (errored, or a one-shot that exited non-zero). It also
 exits by itself once every app has stopped for good, unless --no-auto-exit.`,
@@ -181,6 +182,9 @@ func (a *app) runSupervisor(args, extra []string, f *runFlags) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	hup := make(chan os.Signal, 1) // SIGHUP: reload every app (and reopen the log files)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	ready, readyW, err := os.Pipe()
 	if err != nil {
@@ -257,6 +261,17 @@ func (a *app) runSupervisor(args, extra []string, f *runFlags) error {
 				decide(ps)
 				autoExit = true
 				stop()
+			}
+		case <-hup:
+			if ctx.Err() == nil {
+				fmt.Fprintf(a.stderr, "[tend] received hangup: reloading every app\n")
+				go func() {
+					rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+					defer cancel()
+					if _, err := c.Act(rctx, api.ActionRequest{Action: api.ActionReload, Target: api.Target{Names: []string{"all"}}}); err != nil && rctx.Err() == nil {
+						fmt.Fprintf(a.stderr, "[tend] reload: %v\n", err)
+					}
+				}()
 			}
 		case s := <-sigs:
 			if ctx.Err() != nil {
