@@ -257,22 +257,26 @@ func TestCorpusValid(t *testing.T) {
 	}
 }
 
+// resolveOne resolves one app written as in an ecosystem file, in a folder
+// of its own (its script not built: the export does not need it).
+func resolveOne(t *testing.T, app map[string]any) ([]config.App, string) {
+	t.Helper()
+	dir := t.TempDir()
+	norm, _, err := config.Normalize([]map[string]any{app}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := Resolve(&config.Ecosystem{Path: filepath.Join(dir, "ecosystem.config.js"), Apps: norm}, ResolveOptions{BaseDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apps, dir
+}
+
 // An app whose option no engine of the kind can express is refused with its
 // name and the option; systemd, which can, carries it over.
 func TestUnsupported(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "server.js"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	norm, _, err := config.Normalize([]map[string]any{{"name": "web", "script": "server.js", "listen": []any{"127.0.0.1:8080"}}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eco := &config.Ecosystem{Path: filepath.Join(dir, "ecosystem.config.js"), Apps: norm}
-	apps, err := Resolve(eco, ResolveOptions{BaseDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	apps, dir := resolveOne(t, map[string]any{"name": "web", "script": "server.js", "listen": []any{"127.0.0.1:8080"}})
 	for _, engine := range []string{"kubernetes", "compose", "ecs", "nomad"} {
 		_, err := Export(engine, apps, Options{BaseDir: dir})
 		var e *Error
@@ -297,21 +301,10 @@ func TestUnsupported(t *testing.T) {
 // Secrets are references: the value of a required_env variable never
 // reaches a manifest, whatever the engine.
 func TestSecretsNeverExported(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "server.js"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	norm, _, err := config.Normalize([]map[string]any{{
+	apps, dir := resolveOne(t, map[string]any{
 		"name": "api", "script": "server.js", "required_env": []any{"API_TOKEN"},
 		"env": map[string]any{"API_TOKEN": "s3cr3t-value-7304", "MODE": "prod"}, "ports": []any{8080.0},
-	}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apps, err := Resolve(&config.Ecosystem{Path: filepath.Join(dir, "eco.json"), Apps: norm}, ResolveOptions{BaseDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	for _, engine := range Engines {
 		r, err := Export(engine, apps, Options{BaseDir: dir})
 		if err != nil {
@@ -333,18 +326,10 @@ func TestSecretsNeverExported(t *testing.T) {
 // What an engine cannot carry over is named, with the app and the option;
 // PM2's own defaults are not.
 func TestNotesNameWhatIsLost(t *testing.T) {
-	dir := t.TempDir()
-	norm, _, err := config.Normalize([]map[string]any{{
+	apps, dir := resolveOne(t, map[string]any{
 		"name": "api", "script": "server.js", "watch": true, "post_update": []any{"npm install"},
 		"vizion": false, "cron_restart": "0 3 * * *", "out_file": "api.log",
-	}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apps, err := Resolve(&config.Ecosystem{Path: filepath.Join(dir, "eco.json"), Apps: norm}, ResolveOptions{BaseDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	for _, engine := range Engines {
 		r, err := Export(engine, apps, Options{BaseDir: dir, Image: "img:1"})
 		if err != nil {
