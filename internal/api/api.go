@@ -290,7 +290,33 @@ type Ping struct {
 	UptimeMS int64  `json:"uptime_ms"`
 	// MetricsAddr is where Prometheus metrics are served ("" when off).
 	MetricsAddr string `json:"metrics_addr,omitempty"`
+	// WebAddr is where the dashboard is served ("" when off).
+	WebAddr string `json:"web_addr,omitempty"`
 }
+
+// WebRequest asks the daemon to serve the dashboard (`tend web`), or to
+// stop serving it.
+type WebRequest struct {
+	// Addr is host:port; "" means web_addr in tend.json, else DefaultWebAddr.
+	// Port 0 picks a free port.
+	Addr string `json:"addr,omitempty"`
+	// AllowRemote allows an address that is not loopback.
+	AllowRemote bool `json:"allow_remote,omitempty"`
+	Stop        bool `json:"stop,omitempty"`
+}
+
+// WebResponse says where the dashboard is served.
+type WebResponse struct {
+	Serving bool   `json:"serving"`
+	Addr    string `json:"addr,omitempty"`
+	// URL opens the dashboard: it carries the access token.
+	URL string `json:"url,omitempty"`
+	// Remote: the address is reachable from other machines.
+	Remote bool `json:"remote,omitempty"`
+}
+
+// DefaultWebAddr is where `tend web` serves the dashboard by default.
+const DefaultWebAddr = "127.0.0.1:9615"
 
 // Event is one line of the /v1/events stream.
 type Event struct {
@@ -333,7 +359,9 @@ const (
 	CodeNotFound  = "not_found"
 	CodeBadInput  = "bad_request"
 	CodeForbidden = "forbidden"
-	CodeInternal  = "internal"
+	// CodeUnauthorized: no or a wrong access token (HTTP 401; the dashboard).
+	CodeUnauthorized = "unauthorized"
+	CodeInternal     = "internal"
 	// CodeTooLarge: the request body is over the daemon's limit (HTTP 413).
 	CodeTooLarge = "too_large"
 	// CodeVersion: the client speaks another API version than the daemon

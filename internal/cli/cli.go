@@ -138,7 +138,7 @@ func (a *app) root() *cobra.Command {
 		a.scaleCmd(), a.checkCmd(),
 		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.ecosystemCmd(),
 		a.startOrCmd("startOrRestart", false), a.startOrCmd("startOrReload", true), a.startOrCmd("startOrGracefulReload", true),
-		a.exportCmd(), a.runCmd(),
+		a.exportCmd(), a.runCmd(), a.webCmd(),
 	)
 	return root
 }

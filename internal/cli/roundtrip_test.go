@@ -76,6 +76,7 @@ func TestOneRoundTripWhenTheDaemonRuns(t *testing.T) {
 		{[]string{"pid"}, []string{"GET " + api.Prefix + "/processes"}},
 		{[]string{"env", "3"}, []string{"GET " + api.Prefix + "/env/3"}},
 		{[]string{"reloadLogs"}, []string{"POST " + api.Prefix + "/reload-logs"}},
+		{[]string{"web"}, []string{"POST " + api.Prefix + "/web"}},
 		{[]string{"stop", "all"}, []string{"POST " + api.Prefix + "/action", "GET " + api.Prefix + "/processes"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

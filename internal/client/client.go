@@ -306,3 +306,10 @@ func (c *Client) EventsOf(ctx context.Context, ids []int) (*Events, error) {
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	return &Events{body: resp.Body, sc: sc}, nil
 }
+
+// Web asks the daemon to serve the dashboard, or to stop it (req.Stop).
+func (c *Client) Web(ctx context.Context, req api.WebRequest) (api.WebResponse, error) {
+	var r api.WebResponse
+	err := c.do(ctx, "POST", api.Prefix+"/web", req, &r)
+	return r, err
+}

@@ -71,9 +71,11 @@ type Daemon struct {
 	quit    chan struct{}
 	// quitOnce closes quit: kill and detach requests may come together.
 	quitOnce sync.Once
-	detach   atomic.Bool // quit leaves the apps running
-	obs      observer    // settings, log rotation, metrics (observe.go)
-	limits   Limits      // caps on requests and apps (limits.go)
+	detach   atomic.Bool  // quit leaves the apps running
+	obs      observer     // settings, log rotation, metrics (observe.go)
+	limits   Limits       // caps on requests and apps (limits.go)
+	api      http.Handler // the routes without the peer check, for the dashboard
+	web      webState     // the dashboard (web.go)
 }
 
 // Run serves until ctx ends, SIGINT/SIGTERM arrives, or a client asks to kill
@@ -139,8 +141,10 @@ func Run(ctx context.Context, opts Options) error {
 		d.resurrect()
 	}
 	d.serveMetrics()
+	handler := d.routes()
+	d.serveWebAtStart()
 	srv := &http.Server{
-		Handler:     d.routes(),
+		Handler:     handler,
 		ConnContext: withPeer,
 	}
 	go srv.Serve(ln)
@@ -294,7 +298,13 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/apps", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.sup.Apps()) })
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
 	mux.HandleFunc("GET /v1/events", d.events)
-	return d.checkPeer(checkVersion(d.limitBody(mux)))
+	d.api = d.limitBody(mux)
+	// The socket serves the dashboard's own switch too; d.api, which the
+	// dashboard calls, does not: a page cannot move or stop it.
+	outer := http.NewServeMux()
+	outer.Handle("/", mux)
+	outer.HandleFunc("POST /v1/web", d.webHandler)
+	return d.checkPeer(checkVersion(d.limitBody(outer)))
 }
 
 // checkVersion says the daemon's versions in every answer and refuses a
@@ -354,7 +364,7 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 func (d *Daemon) ping(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, api.Ping{PID: os.Getpid(), Version: version.String(), Home: d.opts.Home, UptimeMS: time.Since(d.started).Milliseconds(), MetricsAddr: d.obs.addr})
+	writeJSON(w, api.Ping{PID: os.Getpid(), Version: version.String(), Home: d.opts.Home, UptimeMS: time.Since(d.started).Milliseconds(), MetricsAddr: d.obs.addr, WebAddr: d.webAddr()})
 }
 
 func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {

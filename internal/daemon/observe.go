@@ -34,6 +34,7 @@ const DefaultLogRetain = 30
 //
 //	{
 //	  "metrics_addr": "127.0.0.1:9209",
+//	  "web_addr": "127.0.0.1:9615", "web_allow_remote": false,
 //	  "log_max_size": "10M", "log_retain": 30, "log_compress": true,
 //	  "log_rotate_interval": "0 0 * * *",
 //	  "max_instances": 256, "max_processes": 4096,
@@ -43,7 +44,12 @@ const DefaultLogRetain = 30
 // The log_* keys are the defaults of every app (an app's own options win);
 // the max_* keys are the daemon's limits (see Limits).
 type Settings struct {
-	MetricsAddr       string `json:"metrics_addr,omitempty"`
+	MetricsAddr string `json:"metrics_addr,omitempty"`
+	// WebAddr is where the dashboard is served from the daemon's start and
+	// where `tend web` serves it by default; WebAllowRemote allows an
+	// address that is not loopback.
+	WebAddr           string `json:"web_addr,omitempty"`
+	WebAllowRemote    bool   `json:"web_allow_remote,omitempty"`
 	LogMaxSize        any    `json:"log_max_size,omitempty"` // "10M" or a number of bytes
 	LogRetain         *int   `json:"log_retain,omitempty"`
 	LogCompress       bool   `json:"log_compress,omitempty"`
@@ -168,17 +174,21 @@ func checkMetricsFlag(flag string) error {
 // checkLoopback refuses a metrics address that is not on a loopback
 // interface: the metrics name every app and are served without
 // authentication.
-func checkLoopback(addr string) error {
+func checkLoopback(addr string) error { return loopbackOnly("metrics address", addr) }
+
+// loopbackOnly refuses an address (what names it) that is not on a
+// loopback interface.
+func loopbackOnly(what, addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("metrics address %q: %v", addr, err)
+		return fmt.Errorf("%s %q: %v", what, addr, err)
 	}
 	if host == "localhost" {
 		return nil
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("metrics address %q: only a loopback address (127.0.0.1, [::1], localhost) is allowed", addr)
+		return fmt.Errorf("%s %q: only a loopback address (127.0.0.1, [::1], localhost) is allowed", what, addr)
 	}
 	return nil
 }
@@ -231,6 +241,7 @@ func (d *Daemon) stopObserving(ctx context.Context) {
 	if d.obs.metrics != nil {
 		d.obs.metrics.Shutdown(ctx)
 	}
+	d.stopWeb()
 	d.sup.Files().WaitIdle()
 }
 
