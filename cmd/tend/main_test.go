@@ -208,6 +208,20 @@ func TestScripts(t *testing.T) {
 			"run-signal": cmdRunSignal,
 			"run-wait":   cmdRunWait,
 			"ns-zombies": cmdNSZombies,
+			// the dashboard in a real browser (web_test.go)
+			"web-refused":              cmdWebRefused,
+			"browser-open":             cmdBrowserOpen,
+			"browser-wait-row":         cmdBrowserWaitRow,
+			"browser-pid":              cmdBrowserPid,
+			"browser-click":            cmdBrowserClick,
+			"browser-confirm":          cmdBrowserConfirm,
+			"browser-wait-pid-changed": cmdBrowserWaitPidChanged,
+			"browser-select":           cmdBrowserSelect,
+			"browser-wait-log":         cmdBrowserWaitLog,
+			"browser-wait-text":        cmdBrowserWaitText,
+			"browser-wait-samples":     cmdBrowserWaitSamples,
+			"browser-csrf-refused":     cmdBrowserCSRFRefused,
+			"browser-screenshot":       cmdBrowserScreenshot,
 		},
 	})
 }
@@ -221,6 +235,8 @@ func condition(cond string) (bool, error) {
 		return os.Geteuid() == 0, nil
 	case "tmpfs": // [tmpfs]: the tests may mount a tmpfs (diskfull_test.go)
 		return canMountTmpfs(), nil
+	case "chromium": // [chromium]: a headless browser for web.txtar (web_test.go)
+		return chromiumPath() != "", nil
 	case "cgroup":
 	default:
 		return false, fmt.Errorf("unknown condition %q", cond)

@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/tend-dev/tend/internal/api"
-	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/logs"
+	"github.com/tend-dev/tend/internal/spec"
 )
 
 //go:embed assets
@@ -435,7 +435,7 @@ func (s *Server) deps(w http.ResponseWriter, r *http.Request) {
 		relay(w, status, body)
 		return
 	}
-	var apps []config.App
+	var apps []spec.App
 	if err := json.Unmarshal(body, &apps); err != nil {
 		writeError(w, http.StatusInternalServerError, &api.Error{Code: api.CodeInternal, Message: err.Error()})
 		return
