@@ -409,7 +409,11 @@ func (x *exporter) common(a *app) {
 		x.note(a.Name, "wait_ready/listen_timeout", "not carried over: PM2's process.send('ready') has no channel here; use readiness")
 	}
 	if a.ExecMode == "cluster_mode" && a.Instances > 1 {
-		x.note(a.Name, "exec_mode", "cluster mode becomes separate copies of the app, one per instance, each with its own address")
+		if x.engine == "systemd" {
+			x.note(a.Name, "exec_mode", "cluster mode becomes one unit per instance on the same machine: they no longer share one port as Node's cluster module did (give each its own port, or use listen for a socket unit)")
+		} else {
+			x.note(a.Name, "exec_mode", "cluster mode becomes separate copies of the app, one per instance, each with its own address")
+		}
 	}
 	if a.IncrementVar != "" && a.Instances > 1 {
 		x.note(a.Name, "increment_var", fmt.Sprintf("not carried over: every copy gets the same %s", a.IncrementVar))

@@ -113,7 +113,8 @@ func (x *exporter) systemd() error {
 			w("Environment=%s", unitQuote(k+"="+a.env[k]))
 		}
 		if a.Instances > 1 {
-			w("Environment=%s", unitQuote(a.InstanceVar+"=")+"%i")
+			q := unitQuote(a.InstanceVar + "=")
+			w("Environment=%s%%i\"", q[:len(q)-1]) // %i: the instance's number
 		}
 		if len(a.secrets) > 0 {
 			w("# required_env, set them in a drop-in (systemctl edit %s): %s", name, strings.Join(a.secrets, " "))
