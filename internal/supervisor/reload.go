@@ -97,57 +97,46 @@ type reloading struct {
 	readyOK  int
 	timeout  time.Duration
 	fallback time.Duration // listen_timeout, 0 when it does not apply
-	abortT   *time.Timer
-	fallT    *time.Timer
-	pollT    *time.Ticker
+	abortT   *alarm
+	fallT    *alarm
+	pollT    *alarm
 }
 
-func newReloading(next *run, prev spec.App, plan reloadPlan, app spec.App) *reloading {
+func newReloading(next *run, prev spec.App, plan reloadPlan, app spec.App, clk clock) *reloading {
 	rl := &reloading{next: next, prevApp: prev, mode: plan.mode, ports: plan.ports, timeout: app.ReloadTimeout}
 	if rl.timeout <= 0 {
 		rl.timeout = spec.DefaultReloadTimeout
 	}
-	rl.abortT = time.NewTimer(rl.timeout)
+	rl.abortT = clk.timer(rl.timeout)
 	switch {
 	case app.WaitReady:
 		rl.signals = true
 	case app.Readiness != nil:
 		rl.probe = true
 	case len(plan.ports) > 0:
-		rl.pollT = time.NewTicker(20 * time.Millisecond)
+		rl.pollT = clk.ticker(20 * time.Millisecond)
 	default:
 		if len(next.inodes) > 0 {
-			rl.pollT = time.NewTicker(20 * time.Millisecond)
+			rl.pollT = clk.ticker(20 * time.Millisecond)
 		}
 		rl.fallback = app.ListenTimeout
 		if rl.fallback <= 0 {
 			rl.fallback = spec.DefaultListenTimeout
 		}
-		rl.fallT = time.NewTimer(rl.fallback)
+		rl.fallT = clk.timer(rl.fallback)
 	}
 	return rl
 }
 
 // channels returns the timers the loop selects on (nil when unused).
 func (rl *reloading) channels() (abort, fallback, poll <-chan time.Time) {
-	abort = rl.abortT.C
-	if rl.fallT != nil {
-		fallback = rl.fallT.C
-	}
-	if rl.pollT != nil {
-		poll = rl.pollT.C
-	}
-	return
+	return rl.abortT.C(), rl.fallT.C(), rl.pollT.C()
 }
 
 func (rl *reloading) stop() {
 	rl.abortT.Stop()
-	if rl.fallT != nil {
-		rl.fallT.Stop()
-	}
-	if rl.pollT != nil {
-		rl.pollT.Stop()
-	}
+	rl.fallT.Stop()
+	rl.pollT.Stop()
 }
 
 // accepts reports whether a signal from the new run makes it ready.

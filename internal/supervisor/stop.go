@@ -10,7 +10,7 @@ import (
 
 // stopPoll is how often a stop looks whether what is left of a run's tree
 // has gone, once its own process has exited.
-const stopPoll = 10 * time.Millisecond
+const stopPollEvery = 10 * time.Millisecond
 
 // stopRun is the stop sequence of one run, the same for stop, restart and
 // delete (the loop), the old or failed run of a reload (retire) and a run an
@@ -87,7 +87,7 @@ func (s *stopRun) gone(exited bool) bool {
 
 func (s *stopRun) poll() {
 	if s.pollT == nil {
-		s.pollT = s.clk.ticker(stopPoll)
+		s.pollT = s.clk.ticker(stopPollEvery)
 	}
 }
 
