@@ -1,20 +1,91 @@
 package supervisor
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
 
-// fakeClock hands out uptimes the way the loop measures them, without sleeping.
-type fakeClock struct{ now time.Time }
+// fakeClock is a clock (the loop's) that moves only when a test advances
+// it: uptimes as the loop measures them, and timers and tickers that fire
+// when it passes their time, without sleeping.
+type fakeClock struct {
+	mu     sync.Mutex
+	at     time.Time
+	alarms []*fakeAlarm
+}
 
-func (c *fakeClock) advance(d time.Duration) time.Time { c.now = c.now.Add(d); return c.now }
+type fakeAlarm struct {
+	c       chan time.Time
+	when    time.Time
+	every   time.Duration // a ticker's period; 0 for a timer
+	stopped bool
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *fakeClock) timer(d time.Duration) *alarm  { return c.add(d, 0) }
+func (c *fakeClock) ticker(d time.Duration) *alarm { return c.add(d, d) }
+
+func (c *fakeClock) add(d, every time.Duration) *alarm {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := &fakeAlarm{c: make(chan time.Time, 1), when: c.at.Add(d), every: every}
+	c.alarms = append(c.alarms, a)
+	return &alarm{c: a.c, stop: func() {
+		c.mu.Lock()
+		a.stopped = true
+		c.mu.Unlock()
+	}}
+}
+
+// advance moves the clock by d and fires the alarms whose time has come
+// (a ticker once, as a runtime ticker drops ticks nobody reads).
+func (c *fakeClock) advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = c.at.Add(d)
+	for _, a := range c.alarms {
+		if a.stopped || a.when.After(c.at) {
+			continue
+		}
+		select {
+		case a.c <- c.at:
+		default:
+		}
+		if a.every == 0 {
+			a.stopped = true
+			continue
+		}
+		for !a.when.After(c.at) {
+			a.when = a.when.Add(a.every)
+		}
+	}
+	return c.at
+}
+
+// pending is how many alarms are set and not fired or stopped.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, a := range c.alarms {
+		if !a.stopped {
+			n++
+		}
+	}
+	return n
+}
 
 // runFor simulates one run of the given length ending in a crash, then the
 // policy's decision, like the loop does.
 func runFor(t *testing.T, clk *fakeClock, p Policy, c *Counters, up time.Duration) Decision {
 	t.Helper()
-	start := clk.now
+	start := clk.now()
 	end := clk.advance(up)
 	d := p.OnExit(c, Exit{Code: 1, Uptime: end.Sub(start)})
 	clk.advance(d.Delay)
@@ -22,7 +93,7 @@ func runFor(t *testing.T, clk *fakeClock, p Policy, c *Counters, up time.Duratio
 }
 
 func TestPolicyUnstableRestartsReachErrored(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(0, 0)}
+	clk := &fakeClock{at: time.Unix(0, 0)}
 	p := Policy{Autorestart: true, MinUptime: time.Second, MaxRestarts: 3}
 	var c Counters
 	for i := 1; i <= 2; i++ {
@@ -46,7 +117,7 @@ func TestPolicyUnstableRestartsReachErrored(t *testing.T) {
 // PM2 loops for ever on an app that always lives just longer than min_uptime
 // (PM2 issues #2584, #1676). tend's streak rule stops it.
 func TestPolicyCrashLoopJustAboveMinUptimeIsCapped(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(0, 0)}
+	clk := &fakeClock{at: time.Unix(0, 0)}
 	p := Policy{Autorestart: true, MinUptime: time.Second, MaxRestarts: 5}
 	var c Counters
 	var d Decision
@@ -63,7 +134,7 @@ func TestPolicyCrashLoopJustAboveMinUptimeIsCapped(t *testing.T) {
 }
 
 func TestPolicyStableRunEndsTheStreak(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(0, 0)}
+	clk := &fakeClock{at: time.Unix(0, 0)}
 	p := Policy{Autorestart: true, MinUptime: time.Second, MaxRestarts: 3}
 	var c Counters
 	runFor(t, clk, p, &c, 2*time.Second)
@@ -100,7 +171,7 @@ func TestPolicyStopExitCodesAndAutorestart(t *testing.T) {
 }
 
 func TestPolicyRestartDelayAndExpBackoff(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(0, 0)}
+	clk := &fakeClock{at: time.Unix(0, 0)}
 	p := Policy{Autorestart: true, MinUptime: 0, MaxRestarts: 1000, RestartDelay: 4 * time.Second}
 	var c Counters
 	if d := runFor(t, clk, p, &c, time.Second); d.Delay != 4*time.Second {
