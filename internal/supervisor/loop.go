@@ -604,7 +604,8 @@ func (ls *loopState) schedule() {
 	}
 }
 
-// setApp takes new options for the next runs (start, restart, reload).
+// setApp takes new options for the next runs (start, restart, reload),
+// or puts back those a failed reload replaced.
 func (ls *loopState) setApp(a spec.App) {
 	p := ls.p
 	p.mu.Lock()
@@ -745,7 +746,7 @@ func (ls *loopState) beginReload(c command) {
 	p.mu.Unlock()
 	r, err := ls.spawn(app, paths)
 	if err != nil {
-		ls.restoreApp(prev)
+		ls.setApp(prev) // the options the reload brought go
 		err = fmt.Errorf("reload of %s (id %d) failed: %w; the old instance (pid %d) still serves", app.Name, p.id, err, oldPid)
 		p.sup.logf("%v", err)
 		p.writeErrLog(paths, err.Error())
@@ -757,16 +758,6 @@ func (ls *loopState) beginReload(c command) {
 	ls.rl = newReloading(r, prev, plan, app, ls.clk)
 	ls.rl.waiters = append(ls.rl.waiters, c.reply)
 	p.sup.logf("app %s (id %d): reload (%s): started pid %d next to pid %d; waiting until %s", app.Name, p.id, plan.mode, r.pid, oldPid, ls.rl.waitingFor())
-}
-
-// restoreApp puts back the options a failed reload replaced.
-func (ls *loopState) restoreApp(prev spec.App) {
-	p := ls.p
-	p.mu.Lock()
-	p.app = prev
-	p.setPaths()
-	p.mu.Unlock()
-	ls.schedule()
 }
 
 // onReloadPoll looks whether the new run of a reload serves yet.
@@ -815,7 +806,7 @@ func (ls *loopState) abortReload(why string) error {
 	p.mu.Lock()
 	oldPid := p.pid
 	p.mu.Unlock()
-	ls.restoreApp(rl.prevApp)
+	ls.setApp(rl.prevApp)
 	err := fmt.Errorf("reload of %s (id %d) failed: %s; the old instance (pid %d) still serves", p.app.Name, p.id, why, oldPid)
 	p.sup.logf("%v", err)
 	p.writeErrLog(p.logPaths, err.Error())
