@@ -569,11 +569,7 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 		p.sup.logf("app %s (id %d): %v", app.Name, p.id, err)
 	}
 	r.srcs = srcs
-	p.startPumps(r, srcs, files)
-	if r.cg != nil && app.MaxMemoryRestart > 0 {
-		r.memNotify, _ = r.cg.Notify(app.MaxMemoryRestart, p.sup.wakeSampler)
-	}
-	go func() {
+	p.attach(r, files, exits, func() (Exit, bool) {
 		if pidfd != nil {
 			waitPidfd(pidfd)
 			pidfd.Close()
@@ -582,18 +578,13 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 				select {
 				case <-time.After(250 * time.Millisecond):
 				case <-p.done:
-					return
+					return Exit{}, false
 				}
 			}
 		}
 		// Its exit status went to whoever reaped it: unknown here.
-		e := Exit{Code: -1, Uptime: p.sup.now().Sub(r.started)}
-		close(r.done)
-		select {
-		case exits <- exitMsg{r: r, exit: e}:
-		case <-p.done:
-		}
-	}()
+		return Exit{Code: -1, Uptime: p.sup.now().Sub(r.started)}, true
+	})
 	return r, nil
 }
 

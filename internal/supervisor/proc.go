@@ -525,27 +525,40 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 	}
 	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
 		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf,
-		env: cmd.Env, pipes: [2]uint64{outIno, errIno}, marker: marker}
-	if cg != nil && app.MaxMemoryRestart > 0 {
+		env: cmd.Env, pipes: [2]uint64{outIno, errIno}, marker: marker, srcs: [2]*os.File{outR, errR}}
+	// The exit watcher exists from the moment the process does.
+	p.attach(r, files, exits, func() (Exit, bool) {
+		st, _ := cmd.Process.Wait()
+		return exitOf(st, p.sup.now().Sub(r.started)), true
+	})
+	go p.readIPC(r, ipc, sigs)
+	go p.readNotify(r, notify, sigs)
+	return r, nil
+}
+
+// attach wires a run whose process runs, for spawn and for a run of an
+// earlier daemon (reattach): its output streams (r.srcs) into its log files,
+// the kernel's notice that its cgroup crossed max_memory_restart, and the
+// watcher of its exit. wait returns when the process has exited, with how,
+// or false when the loop ended first; the exit then goes to exits.
+func (p *Proc) attach(r *run, files [3]*logs.File, exits chan<- exitMsg, wait func() (Exit, bool)) {
+	p.startPumps(r, r.srcs, files)
+	if r.cg != nil && r.app.MaxMemoryRestart > 0 {
 		// Where the kernel tells when the group crosses the limit, the
 		// sampler looks at once instead of at its next tick.
-		r.memNotify, _ = cg.Notify(app.MaxMemoryRestart, p.sup.wakeSampler)
+		r.memNotify, _ = r.cg.Notify(r.app.MaxMemoryRestart, p.sup.wakeSampler)
 	}
-	r.srcs = [2]*os.File{outR, errR}
-	p.startPumps(r, r.srcs, files)
-	// The exit watcher exists from the moment the process does.
 	go func() {
-		st, _ := cmd.Process.Wait()
-		e := exitOf(st, p.sup.now().Sub(r.started))
+		e, ok := wait()
+		if !ok {
+			return
+		}
 		close(r.done)
 		select {
 		case exits <- exitMsg{r: r, exit: e}:
 		case <-p.done:
 		}
 	}()
-	go p.readIPC(r, ipc, sigs)
-	go p.readNotify(r, notify, sigs)
-	return r, nil
 }
 
 // startIn starts cmd, in a cgroup of its own where the daemon has them. An
