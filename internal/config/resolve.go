@@ -73,7 +73,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 		EnvName:     opts.EnvName,
 		PM2:         finalize(m).(map[string]any),
 	}
-	str := func(k string) string { s, _ := m[k].(string); return s }
+	str := func(k string) string { return strOf(m, k) }
 
 	script, ok := m["script"].(string)
 	a.Name = str("name")
@@ -123,78 +123,13 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 		return p
 	}
 
-	// Environment: deploy env < CLI env (filter_env applied) < env_file < env < port
-	// < env_<name>.
-	env := map[string]string{}
-	if opts.EnvName != "" {
-		if d, ok := fromGo(opts.Deploy).(map[string]any); ok {
-			if de, ok := d[opts.EnvName].(map[string]any); ok {
-				mergeEnvValues(env, de["env"])
-			}
-		}
-	}
-	for k, v := range filterEnv(opts.CLIEnv, m["filter_env"]) {
-		env[k] = v
-	}
-	if ef := str("env_file"); ef != "" {
-		p := nodeResolve(a.Cwd, expandHome(ef))
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, &EnvFileError{Path: p, App: a.Name, Err: err}
-		}
-		a.EnvFile = p
-		for k, v := range ParseDotenv(string(b)) {
-			env[k] = v
-		}
-	}
-	mergeEnvValues(env, m["env"])
-	if truthy(m["port"]) {
-		env["PORT"] = toString(m["port"])
-	}
-	if str("cwd") != "" {
-		env["PWD"] = a.Cwd
+	env, err := resolveEnv(m, a, opts, expandHome)
+	if err != nil {
+		return nil, err
 	}
 
-	// Script: a file relative to cwd, else a command on PATH.
-	scriptAbs := nodeResolve(a.Cwd, script)
-	found := scriptAbs
-	onPath := false
-	if _, err := os.Stat(scriptAbs); err != nil {
-		pathEnv := env["PATH"]
-		if ep, ok := m["env_"+opts.EnvName].(map[string]any); ok && opts.EnvName != "" {
-			if p, ok := ep["PATH"]; ok {
-				pathEnv = toString(p)
-			}
-		}
-		if p := lookPathIn(script, pathEnv); p != "" {
-			found, onPath = p, true
-		} else if !opts.ScriptMayBeMissing {
-			return nil, &ScriptNotFoundError{Path: scriptAbs, App: a.Name}
-		}
-	}
-
-	// Interpreter.
-	interp := str("exec_interpreter")
-	if interp == "" {
-		if it, ok := interpreterByExt[nodeExtname(found)]; ok {
-			interp = it
-			if it == "python" && lookPathIn("python", env["PATH"]) == "" && lookPathIn("python3", env["PATH"]) != "" {
-				interp = "python3"
-			}
-		} else if runsDirectly(found) {
-			interp = "none"
-		} else {
-			interp = "node"
-		}
-	}
-	a.Interpreter = interp
-	if onPath && interp == "none" {
-		a.ScriptPath = script
-	} else {
-		a.ScriptPath = found
-	}
-	if strings.Contains(interp, "python") {
-		env["PYTHONUNBUFFERED"] = "1"
+	if err := resolveScript(m, a, opts, script, env); err != nil {
+		return nil, err
 	}
 	if opts.EnvName != "" {
 		mergeEnvValues(env, m["env_"+opts.EnvName])
@@ -204,35 +139,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	a.Args = stringList(m["args"])
 	a.InterpreterArgs = stringList(m["node_args"])
 
-	// Instances and exec mode (PM2's God.prepare and determineExecMode).
-	numCPU := opts.NumCPU
-	if numCPU <= 0 {
-		numCPU = runtime.NumCPU()
-	}
-	rawInst, hasInst := jsNumberValue(m["instances"])
-	a.Instances = 1
-	if hasInst && !math.IsNaN(rawInst) && !math.IsInf(rawInst, 0) {
-		n := int(min(rawInst, math.MaxInt32)) // 1e30 stays huge, for the limit to refuse
-		switch {
-		case n == 0:
-			n = numCPU
-		case n < 0:
-			n += numCPU
-		}
-		if n > 0 {
-			a.Instances = n
-		}
-	}
-	if em := str("exec_mode"); em != "" {
-		a.ExecMode = execModeShort().ReplaceAllString(em, "${1}_mode")
-	} else {
-		ib := filepath.Base(interp)
-		if hasInst && (rawInst >= 1 || rawInst == 0 || rawInst == -1) && (strings.HasSuffix(ib, "node") || strings.HasSuffix(ib, "bun")) {
-			a.ExecMode = "cluster_mode"
-		} else {
-			a.ExecMode = "fork_mode"
-		}
-	}
+	resolveInstances(m, a, opts.NumCPU)
 
 	if s := str("instance_var"); s != "" {
 		a.InstanceVar = s
@@ -274,6 +181,131 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 		return nil, err
 	}
 
+	resolveLimits(m, a)
+
+	resolveWatch(m, a)
+	a.LogDateFormat = str("log_date_format")
+
+	resolveLogs(m, a, home, expandHome)
+	return a, nil
+}
+
+// resolveEnv merges the app's environment, lowest first: the deploy
+// section's env, the CLI's (filter_env applied), env_file, env, port.
+// env_<name> goes on top later, after the interpreter is known.
+func resolveEnv(m map[string]any, a *App, opts ResolveOptions, expandHome func(string) string) (map[string]string, error) {
+	env := map[string]string{}
+	if opts.EnvName != "" {
+		if d, ok := fromGo(opts.Deploy).(map[string]any); ok {
+			if de, ok := d[opts.EnvName].(map[string]any); ok {
+				mergeEnvValues(env, de["env"])
+			}
+		}
+	}
+	for k, v := range filterEnv(opts.CLIEnv, m["filter_env"]) {
+		env[k] = v
+	}
+	if ef := strOf(m, "env_file"); ef != "" {
+		p := nodeResolve(a.Cwd, expandHome(ef))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, &EnvFileError{Path: p, App: a.Name, Err: err}
+		}
+		a.EnvFile = p
+		for k, v := range ParseDotenv(string(b)) {
+			env[k] = v
+		}
+	}
+	mergeEnvValues(env, m["env"])
+	if truthy(m["port"]) {
+		env["PORT"] = toString(m["port"])
+	}
+	if strOf(m, "cwd") != "" {
+		env["PWD"] = a.Cwd
+	}
+	return env, nil
+}
+
+// resolveScript finds the script (a file relative to cwd, else a command on
+// PATH) and its interpreter.
+func resolveScript(m map[string]any, a *App, opts ResolveOptions, script string, env map[string]string) error {
+	scriptAbs := nodeResolve(a.Cwd, script)
+	found := scriptAbs
+	onPath := false
+	if _, err := os.Stat(scriptAbs); err != nil {
+		pathEnv := env["PATH"]
+		if ep, ok := m["env_"+opts.EnvName].(map[string]any); ok && opts.EnvName != "" {
+			if p, ok := ep["PATH"]; ok {
+				pathEnv = toString(p)
+			}
+		}
+		if p := lookPathIn(script, pathEnv); p != "" {
+			found, onPath = p, true
+		} else if !opts.ScriptMayBeMissing {
+			return &ScriptNotFoundError{Path: scriptAbs, App: a.Name}
+		}
+	}
+
+	// Interpreter.
+	interp := strOf(m, "exec_interpreter")
+	if interp == "" {
+		if it, ok := interpreterByExt[nodeExtname(found)]; ok {
+			interp = it
+			if it == "python" && lookPathIn("python", env["PATH"]) == "" && lookPathIn("python3", env["PATH"]) != "" {
+				interp = "python3"
+			}
+		} else if runsDirectly(found) {
+			interp = "none"
+		} else {
+			interp = "node"
+		}
+	}
+	a.Interpreter = interp
+	if onPath && interp == "none" {
+		a.ScriptPath = script
+	} else {
+		a.ScriptPath = found
+	}
+	if strings.Contains(interp, "python") {
+		env["PYTHONUNBUFFERED"] = "1"
+	}
+	return nil
+}
+
+// resolveInstances sets the instance count and exec mode (PM2's
+// God.prepare and determineExecMode).
+func resolveInstances(m map[string]any, a *App, numCPU int) {
+	if numCPU <= 0 {
+		numCPU = runtime.NumCPU()
+	}
+	rawInst, hasInst := jsNumberValue(m["instances"])
+	a.Instances = 1
+	if hasInst && !math.IsNaN(rawInst) && !math.IsInf(rawInst, 0) {
+		n := int(min(rawInst, math.MaxInt32)) // 1e30 stays huge, for the limit to refuse
+		switch {
+		case n == 0:
+			n = numCPU
+		case n < 0:
+			n += numCPU
+		}
+		if n > 0 {
+			a.Instances = n
+		}
+	}
+	if em := strOf(m, "exec_mode"); em != "" {
+		a.ExecMode = execModeShort().ReplaceAllString(em, "${1}_mode")
+	} else {
+		ib := filepath.Base(a.Interpreter)
+		if hasInst && (rawInst >= 1 || rawInst == 0 || rawInst == -1) && (strings.HasSuffix(ib, "node") || strings.HasSuffix(ib, "bun")) {
+			a.ExecMode = "cluster_mode"
+		} else {
+			a.ExecMode = "fork_mode"
+		}
+	}
+}
+
+// resolveLimits sets max_restarts, max_memory_restart and stop_exit_codes.
+func resolveLimits(m map[string]any, a *App) {
 	a.MaxRestarts = DefaultMaxRestarts
 	if f, ok := jsNumberValue(m["max_restarts"]); ok && !math.IsNaN(f) {
 		if math.IsInf(f, 1) || f > math.MaxInt32 {
@@ -304,8 +336,10 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 			}
 		}
 	}
+}
 
-	// Watch.
+// resolveWatch sets watch, ignore_watch and cron_restart.
+func resolveWatch(m map[string]any, a *App) {
 	if w := m["watch"]; truthy(w) {
 		a.WatchEnabled = true
 		switch x := w.(type) {
@@ -327,9 +361,11 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	if cr := m["cron_restart"]; truthy(cr) && !looseEquals(cr, 0.0) && !looseEquals(cr, "0") {
 		a.CronRestart = toString(cr)
 	}
-	a.LogDateFormat = str("log_date_format")
+}
 
-	// Log and pid files (PM2's prepareAppConf).
+// resolveLogs sets the log and pid files (PM2's prepareAppConf) and tend's
+// log rotation (docs/configuration.md, "Log options").
+func resolveLogs(m map[string]any, a *App, home string, expandHome func(string) string) {
 	fname := logNameRe().ReplaceAllString(a.Name, "-")
 	file := func(v any, def string) string {
 		af, _ := v.(string)
@@ -372,8 +408,13 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	if b, ok := m["log_compress"].(bool); ok {
 		a.LogCompress = &b
 	}
-	a.LogRotateInterval = strings.TrimSpace(str("log_rotate_interval"))
-	return a, nil
+	a.LogRotateInterval = strings.TrimSpace(strOf(m, "log_rotate_interval"))
+}
+
+// strOf is m[k] when it is a string, else "".
+func strOf(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
 }
 
 // logNameRe: characters PM2 replaces by "-" in log file names (it keeps letters,
