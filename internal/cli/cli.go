@@ -137,6 +137,7 @@ func (a *app) root() *cobra.Command {
 		a.killCmd(), a.updateCmd(), a.saveCmd(), a.resurrectCmd(), a.startupCmd(), a.unstartupCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
 		a.scaleCmd(), a.checkCmd(),
 		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.ecosystemCmd(),
+		a.installCmd(), a.uninstallCmd(), a.setCmd(), a.multisetCmd(), a.unsetCmd(), a.getCmd("get"), a.getCmd("conf"),
 		a.startOrCmd("startOrRestart", false), a.startOrCmd("startOrReload", true), a.startOrCmd("startOrGracefulReload", true),
 		a.exportCmd(), a.runCmd(), a.webCmd(),
 	)

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +13,6 @@ import (
 	"github.com/tend-dev/tend/internal/client"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/daemon"
-	"github.com/tend-dev/tend/internal/homedir"
 )
 
 const dumpFile = daemon.DumpFile
@@ -115,40 +112,9 @@ func (a *app) resurrectCmd() *cobra.Command {
 	}
 }
 
-// writeDump replaces TEND_HOME's dump with b, through the checked home
-// (package homedir): no link planted there is followed.
-func writeDump(home string, b []byte) error {
-	h, err := homedir.Open(home)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	f, err := h.OpenFile(dumpFile+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = h.Rename(dumpFile+".tmp", dumpFile)
-	}
-	return err
-}
+// writeDump replaces TEND_HOME's dump with b.
+func writeDump(home string, b []byte) error { return writeHomeFile(home, dumpFile, b) }
 
 // readDump reads TEND_HOME's dump: the apps it names run as the daemon's
 // user, so only a file of that user's, in a home only it may write.
-func readDump(home string) ([]byte, error) {
-	h, err := homedir.Open(home)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	f, err := h.OpenFile(dumpFile, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(f)
-}
+func readDump(home string) ([]byte, error) { return readHomeFile(home, dumpFile) }

@@ -246,6 +246,17 @@ func (c *Client) ReloadLogs(ctx context.Context) error {
 	return c.do(ctx, "POST", api.Prefix+"/reload-logs", nil, nil)
 }
 
+// ReloadSettings makes the daemon apply the log rotation of tend.json and
+// module_conf.json (pm2-logrotate's keys) again; it returns the rotation in
+// words.
+func (c *Client) ReloadSettings(ctx context.Context) (string, error) {
+	var out struct {
+		Rotation string `json:"rotation"`
+	}
+	err := c.do(ctx, "POST", api.Prefix+"/reload-settings", nil, &out)
+	return out.Rotation, err
+}
+
 // Events is a stream of events.
 type Events struct {
 	body io.ReadCloser

@@ -297,6 +297,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/detach", d.detachHandler)
 	mux.HandleFunc("GET /v1/apps", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.sup.Apps()) })
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
+	mux.HandleFunc("POST /v1/reload-settings", d.reloadSettings)
 	mux.HandleFunc("GET /v1/events", d.events)
 	d.api = d.limitBody(mux)
 	// The socket serves the dashboard's own switch too; d.api, which the

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/homedir"
 	"github.com/tend-dev/tend/internal/logs"
@@ -65,26 +66,8 @@ type Settings struct {
 func LoadSettings(home string) (Settings, error) {
 	var s Settings
 	path := filepath.Join(home, SettingsFile)
-	// Only the user's own file, in a home only it may write, through no link
-	// (package homedir): it sets limits and where logs rotate to.
-	var b []byte
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return s, nil // not made here: reading settings creates no home
-	}
-	h, err := homedir.Open(home)
-	if err != nil {
-		return s, err
-	}
-	defer h.Close()
-	f, err := h.OpenFile(SettingsFile, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err == nil {
-		b, err = io.ReadAll(f)
-		f.Close()
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
+	b, err := readHomeFile(home, SettingsFile)
+	if err != nil || b == nil {
 		return s, err
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
@@ -96,6 +79,30 @@ func LoadSettings(home string) (Settings, error) {
 		return Settings{}, fmt.Errorf("%s: %v", path, err)
 	}
 	return s, nil
+}
+
+// readHomeFile reads a settings file of home: only the user's own file, in a
+// home only it may write, through no link (package homedir), since it sets
+// limits and where logs rotate to. A missing file gives nil and no error
+// (reading settings creates no home).
+func readHomeFile(home, name string) ([]byte, error) {
+	if _, err := os.Lstat(filepath.Join(home, name)); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	h, err := homedir.Open(home)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	f, err := h.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // Rotation is the global log rotation the settings describe.
@@ -202,10 +209,46 @@ func (d *Daemon) loadSettings() {
 		d.log.Printf("settings ignored: %v", err)
 	}
 	o.settings = s
-	o.rotation, _ = s.Rotation()
-	if o.rotation.Enabled() {
-		d.log.Printf("log rotation for every app: %s", describeRotation(o.rotation))
+	o.rotation = d.globalRotation(s)
+}
+
+// globalRotation is the rotation of every app's logs: tend.json's, or
+// pm2-logrotate's settings in module_conf.json once that module is
+// installed (tend install pm2-logrotate), as PM2 with the module would.
+func (d *Daemon) globalRotation(s Settings) logs.Rotation {
+	rot, _ := s.Rotation()
+	from := "tend.json"
+	conf, err := LoadModuleConf(d.opts.Home)
+	if err != nil {
+		d.log.Printf("%s ignored: %v", ModuleConfFile, err)
+	} else if LogrotateInstalled(conf) {
+		r, notes, err := LogrotateRotation(conf, rot)
+		for _, n := range notes {
+			d.log.Printf("pm2-logrotate: %s", n)
+		}
+		if err != nil {
+			d.log.Printf("pm2-logrotate's settings ignored: %v", err)
+		} else {
+			rot, from = r, "pm2-logrotate's settings in "+ModuleConfFile
+		}
 	}
+	if rot.Enabled() {
+		d.log.Printf("log rotation for every app: %s (%s)", describeRotation(rot), from)
+	}
+	return rot
+}
+
+// reloadSettings applies tend.json's and pm2-logrotate's log rotation again
+// to every app (tend set, tend install pm2-logrotate).
+func (d *Daemon) reloadSettings(w http.ResponseWriter, r *http.Request) {
+	s, err := LoadSettings(d.opts.Home)
+	if err != nil {
+		writeErr(w, api.BadInputf("%v", err))
+		return
+	}
+	rot := d.globalRotation(s)
+	d.sup.SetLogRotation(rot)
+	writeJSON(w, map[string]string{"rotation": describeRotation(rot)})
 }
 
 // serveMetrics starts the metrics server if one is configured. Problems

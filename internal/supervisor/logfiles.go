@@ -32,7 +32,7 @@ func AppRotation(app spec.App, global logs.Rotation) (logs.Rotation, error) {
 // them starts.
 func (s *Supervisor) checkRotation(apps []spec.App) error {
 	for _, app := range apps {
-		if _, err := AppRotation(app, s.opts.LogRotation); err != nil {
+		if _, err := AppRotation(app, s.logRotation()); err != nil {
 			return err
 		}
 	}
@@ -46,7 +46,7 @@ func (s *Supervisor) checkRotation(apps []spec.App) error {
 // A file that cannot be opened is nil in the result, and the first such
 // error is returned with the files that did open.
 func (s *Supervisor) openLogs(app spec.App, paths [3]string) ([3]*logs.File, error) {
-	rot, err := AppRotation(app, s.opts.LogRotation)
+	rot, err := AppRotation(app, s.logRotation())
 	if err != nil {
 		// Checked when the app was started: only a record written by
 		// another version of tend gets here. Its files are still written.
@@ -64,4 +64,36 @@ func (s *Supervisor) openLogs(app spec.App, paths [3]string) ([3]*logs.File, err
 		files[i] = f
 	}
 	return files, first
+}
+
+// logRotation is the rotation of every app's log files that have none of
+// their own.
+func (s *Supervisor) logRotation() logs.Rotation {
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
+	return s.opts.LogRotation
+}
+
+// SetLogRotation changes the rotation of every app's log files while they
+// are written (tend.json or pm2-logrotate's settings changed); an app's own
+// log_* options still win. It applies from each file's next write.
+func (s *Supervisor) SetLogRotation(r logs.Rotation) {
+	s.rotMu.Lock()
+	s.opts.LogRotation = r
+	s.rotMu.Unlock()
+	s.files.SetDefaultRotation(r)
+	for _, p := range s.sorted() {
+		p.mu.Lock()
+		app, paths := p.app, p.logPaths
+		p.mu.Unlock()
+		rot, err := AppRotation(app, r)
+		if err != nil {
+			continue // checked when the app started
+		}
+		for _, lp := range paths {
+			if lp != "" {
+				s.files.SetRotation(lp, rot)
+			}
+		}
+	}
 }

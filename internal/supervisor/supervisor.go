@@ -55,6 +55,7 @@ type Supervisor struct {
 	Bus  Bus
 
 	files   logs.Files
+	rotMu   sync.Mutex // guards opts.LogRotation, which SetLogRotation changes
 	sampler procstat.Sampler
 	socks   socketTable // listening sockets tend opened, by app
 
