@@ -45,41 +45,27 @@ func moduleName(arg string) string {
 }
 
 func (a *app) installCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "install <module>",
-		Aliases: []string{"module:install"},
-		Short:   "PM2 modules: pm2-logrotate turns on tend's built-in rotation; others are refused, naming what tend has instead",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name := moduleName(args[0])
-			if name != daemon.Logrotate {
-				return unsupportedModule(name)
+	cmd := a.moduleCmd("install", "module:install",
+		"PM2 modules: pm2-logrotate turns on tend's built-in rotation; others are refused, naming what tend has instead",
+		"pm2-logrotate: nothing to download, log rotation is built into tend; it now follows pm2-logrotate's settings (tend set pm2-logrotate:<key> <value>)",
+		func(conf map[string]any) {
+			db, _ := conf[daemon.ModuleDB].(map[string]any)
+			if db == nil {
+				db = map[string]any{}
 			}
-			err := a.editModuleConf(func(conf map[string]any) {
-				db, _ := conf[daemon.ModuleDB].(map[string]any)
-				if db == nil {
-					db = map[string]any{}
-				}
-				db[daemon.Logrotate] = map[string]any{}
-				conf[daemon.ModuleDB] = db
-				m, _ := conf[daemon.Logrotate].(map[string]any)
-				if m == nil {
-					m = map[string]any{}
-				}
-				for k, v := range daemon.LogrotateDefaults {
-					if _, ok := m[k]; !ok {
-						m[k] = v // as PM2 does: keys already set are kept
-					}
-				}
-				conf[daemon.Logrotate] = m
-			})
-			if err != nil {
-				return err
+			db[daemon.Logrotate] = map[string]any{}
+			conf[daemon.ModuleDB] = db
+			m, _ := conf[daemon.Logrotate].(map[string]any)
+			if m == nil {
+				m = map[string]any{}
 			}
-			fmt.Fprintf(a.stderr, "[tend] pm2-logrotate: nothing to download, log rotation is built into tend; it now follows pm2-logrotate's settings (tend set pm2-logrotate:<key> <value>)\n")
-			return a.applySettings()
-		},
-	}
+			for k, v := range daemon.LogrotateDefaults {
+				if _, ok := m[k]; !ok {
+					m[k] = v // as PM2 does: keys already set are kept
+				}
+			}
+			conf[daemon.Logrotate] = m
+		})
 	fl := cmd.Flags()
 	fl.Bool("tarball", false, "PM2: the module is a local tarball")
 	fl.Bool("install", false, "PM2: run npm install first")
@@ -88,6 +74,27 @@ func (a *app) installCmd() *cobra.Command {
 	fl.String("safe", "", "PM2: keep a backup of the module")
 	fl.Lookup("safe").NoOptDefVal = "true"
 	return cmd
+}
+
+// moduleCmd is install or uninstall: only pm2-logrotate, whose settings edit
+// changes in module_conf.json before the daemon applies them.
+func (a *app) moduleCmd(use, alias, short, done string, edit func(map[string]any)) *cobra.Command {
+	return &cobra.Command{
+		Use:     use + " <module>",
+		Aliases: []string{alias},
+		Short:   short,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name := moduleName(args[0]); name != daemon.Logrotate {
+				return unsupportedModule(name)
+			}
+			if err := a.editModuleConf(edit); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stderr, "[tend] "+done)
+			return a.applySettings()
+		},
+	}
 }
 
 func unsupportedModule(name string) error {
@@ -99,29 +106,14 @@ func unsupportedModule(name string) error {
 }
 
 func (a *app) uninstallCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "uninstall <module>",
-		Aliases: []string{"module:uninstall"},
-		Short:   "Remove pm2-logrotate's settings (rotation goes back to tend.json's)",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			name := moduleName(args[0])
-			if name != daemon.Logrotate {
-				return unsupportedModule(name)
+	return a.moduleCmd("uninstall", "module:uninstall", "Remove pm2-logrotate's settings (rotation goes back to tend.json's)",
+		"pm2-logrotate removed: log rotation follows $TEND_HOME/tend.json again",
+		func(conf map[string]any) {
+			if db, ok := conf[daemon.ModuleDB].(map[string]any); ok {
+				delete(db, daemon.Logrotate)
 			}
-			err := a.editModuleConf(func(conf map[string]any) {
-				if db, ok := conf[daemon.ModuleDB].(map[string]any); ok {
-					delete(db, daemon.Logrotate)
-				}
-				delete(conf, daemon.Logrotate)
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(a.stderr, "[tend] pm2-logrotate removed: log rotation follows $TEND_HOME/tend.json again")
-			return a.applySettings()
-		},
-	}
+			delete(conf, daemon.Logrotate)
+		})
 }
 
 // splitConfKey splits a key of module_conf.json as PM2 does: at dots, else
