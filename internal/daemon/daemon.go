@@ -240,17 +240,27 @@ func (d *Daemon) resurrect() {
 		known[p.Name] = true
 	}
 	var todo []config.App
+	running, refused := 0, 0
+	want := map[string]int{}
 	for _, a := range apps {
 		if known[a.Name] {
+			running++
 			continue
 		}
-		if err := d.checkApps([]config.App{a}, false); err != nil {
-			d.log.Printf("resurrect: %v", err)
+		want[a.Name] = max(a.Instances, 1)
+		err := d.checkApps([]config.App{a}, false)
+		if err == nil {
+			err = d.checkTotal(want) // with the apps before it
+		}
+		if err != nil {
+			delete(want, a.Name)
+			d.log.Printf("resurrect: app %s not started: %v", a.Name, err)
+			refused++
 			continue
 		}
 		todo = append(todo, a)
 	}
-	d.log.Printf("resurrect: %d apps from %s (%d already running)", len(todo), path, len(apps)-len(todo))
+	d.log.Printf("resurrect: %d apps from %s (%d already running, %d refused)", len(todo), path, running, refused)
 	if len(todo) > 0 {
 		go func() {
 			if _, err := d.sup.Start(context.Background(), todo); err != nil {

@@ -178,8 +178,11 @@ func (d *Daemon) checkApps(apps []config.App, add bool) error {
 			errs = append(errs, err)
 		}
 		want[a.Name] = max(a.Instances, 1)
-		if add {
+		if add { // next to the instances it has
 			want[a.Name] += d.sup.Counts()[a.Name]
+			if n := want[a.Name]; n > d.limits.App.MaxInstances {
+				errs = append(errs, &config.LimitError{App: a.Name, Option: "instances", Value: int64(n), Limit: int64(d.limits.App.MaxInstances)})
+			}
 		}
 	}
 	if len(errs) > 0 {
