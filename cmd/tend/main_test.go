@@ -222,6 +222,9 @@ func TestScripts(t *testing.T) {
 			"browser-wait-samples":     cmdBrowserWaitSamples,
 			"browser-csrf-refused":     cmdBrowserCSRFRefused,
 			"browser-screenshot":       cmdBrowserScreenshot,
+			"browser-phone":            cmdBrowserPhone,
+			"browser-scheme":           cmdBrowserScheme,
+			"browser-stale-stats":      cmdBrowserStaleStats,
 		},
 	})
 }

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -83,6 +85,7 @@ func cmdBrowserOpen(ts *testscript.TestScript, neg bool, args []string) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true), // the screenshot is as wide as the window
 		chromedp.UserDataDir(ts.MkAbs("chromium-profile")),
 		chromedp.WindowSize(1280, 1100),
 	}
@@ -235,6 +238,62 @@ func cmdBrowserWaitSamples(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	cond := fmt.Sprintf(`[...document.querySelectorAll('#mem-chart polyline')].some(l => l.getAttribute('points').split(' ').length >= %d)`, n)
 	b.waitJS(ts, fmt.Sprintf("%d samples in the memory chart", n), cond, timeoutArg(ts, args, 1))
+}
+
+// browser-phone: on a phone's screen (390×844 CSS pixels, touch) the page
+// is one column and nothing but the process table scrolls sideways; the
+// screenshot goes to $WORK/dashboard-phone.png. The desktop size comes back
+// after.
+func cmdBrowserPhone(ts *testscript.TestScript, neg bool, args []string) {
+	b := browserOf(ts)
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	ts.Check(chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch)))
+	b.waitJS(ts, "one column on a phone", `getComputedStyle(document.querySelector('main')).gridTemplateColumns.split(' ').length === 1`, 5*time.Second)
+	if w := eval[int](ts, b, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		ts.Fatalf("on a phone the page is %d px wider than the screen", w)
+	}
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs("dashboard-phone.png"), buf, 0o644))
+	ts.Check(chromedp.Do(ctx, chromedp.EmulateReset()))
+}
+
+// browser-scheme dark|light: the page follows the system's colour scheme.
+func cmdBrowserScheme(ts *testscript.TestScript, neg bool, args []string) {
+	b := browserOf(ts)
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	scheme := args[0]
+	ts.Check(chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})))
+	// The background's brightness: dark below a quarter, light above three.
+	js := `(c => (c[0] * 299 + c[1] * 587 + c[2] * 114) / 1000)(getComputedStyle(document.body).backgroundColor.match(/\d+/g).map(Number))`
+	want := map[string]string{"dark": "< 64", "light": "> 192"}[scheme]
+	if want == "" {
+		ts.Fatalf("usage: browser-scheme dark|light")
+	}
+	b.waitJS(ts, "a "+scheme+" page", js+want, 5*time.Second)
+}
+
+// browser-stale-stats name: a stats sample taken before the app's last
+// process event does not bring back the status that event ended (the two
+// come over one stream but from two sources). It feeds the page's event
+// handler directly: a status event now, then a sample from a second ago.
+func cmdBrowserStaleStats(ts *testscript.TestScript, neg bool, args []string) {
+	b := browserOf(ts)
+	js := fmt.Sprintf(`(() => {
+  const tr = %s[0];
+  const id = Number(tr.dataset.id), now = Date.now();
+  handle({type: 'process', pm_id: id, status: 'stopping', time: now});
+  handle({type: 'stats', time: now - 1000, processes: [{pm_id: id, pid: 4242, status: 'online', cpu: 0, mem: 0, restarts: 0, pm_uptime: now - 5000}]});
+  return %s[0].querySelector('td.status').textContent;
+})()`, rowsJS(args[0]), rowsJS(args[0]))
+	if got := eval[string](ts, b, js); got != "stopping" {
+		ts.Fatalf("an older sample set %s's status back to %q", args[0], got)
+	}
 }
 
 // browser-csrf-refused: from the page itself, a state-changing request

@@ -107,7 +107,8 @@ func (d *dashboard) login() (cookie, csrf string) {
 		d.t.Fatalf("token exchange answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	sc := resp.Header.Get("Set-Cookie")
-	for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+	_, port, _ := strings.Cut(strings.TrimPrefix(d.base, "http://"), ":")
+	for _, attr := range []string{"tend_web_" + port + "=", "HttpOnly", "SameSite=Strict", "Path=/"} {
 		if !strings.Contains(sc, attr) {
 			d.t.Fatalf("session cookie %q lacks %s", sc, attr)
 		}
@@ -130,7 +131,8 @@ func TestWebNeedsTheToken(t *testing.T) {
 	d.expect("no token", "POST", "/api/action", `{"action":"stop","target":"webunit"}`, nil, http.StatusUnauthorized)
 	d.expect("wrong token", "GET", "/?token=x"+d.token, "", nil, http.StatusUnauthorized)
 	d.expect("wrong bearer", "GET", "/api/processes", "", map[string]string{"Authorization": "Bearer x" + d.token}, http.StatusUnauthorized)
-	d.expect("unknown cookie", "GET", "/api/processes", "", map[string]string{"Cookie": "tend_web=" + d.token}, http.StatusUnauthorized)
+	_, port, _ := strings.Cut(strings.TrimPrefix(d.base, "http://"), ":")
+	d.expect("unknown cookie", "GET", "/api/processes", "", map[string]string{"Cookie": "tend_web_" + port + "=" + d.token}, http.StatusUnauthorized)
 	d.expect("bearer", "GET", "/api/processes", "", map[string]string{"Authorization": "Bearer " + d.token}, http.StatusOK)
 
 	cookie, csrf := d.login()

@@ -167,7 +167,9 @@ func (s *Server) Handler() http.Handler {
 	return s.guard(mux)
 }
 
-const cookieName = "tend_web"
+// cookieName is per port: browsers do not scope cookies by port, and two
+// daemons (two TEND_HOMEs) may serve dashboards on one host.
+func (s *Server) cookieName() string { return "tend_web_" + s.port }
 
 // guard checks Host and Origin, exchanges ?token= for a session cookie, and
 // refuses anything without a token or session (401), and any state-changing
@@ -198,7 +200,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				return
 			}
 			sid := s.newSession()
-			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 			http.Redirect(w, r, "/", http.StatusSeeOther) // the token leaves the address bar
 			return
 		}
@@ -213,7 +215,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		var csrf string
 		if !bearer {
-			c, err := r.Cookie(cookieName)
+			c, err := r.Cookie(s.cookieName())
 			var ok bool
 			if err == nil {
 				csrf, ok = s.session(c.Value)

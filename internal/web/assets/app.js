@@ -20,6 +20,7 @@ const state = {
   paused: false,
   lines: [],          // {id, name, stream, data}
   pending: 0,         // lines kept while paused
+  changed: new Map(), // pm_id → time of its last process event
 };
 
 function el(tag, attrs, ...kids) {
@@ -433,6 +434,7 @@ function connect() {
 function handle(ev) {
   switch (ev.type) {
     case 'process': {
+      state.changed.set(ev.pm_id, ev.time);
       const p = state.procs.get(ev.pm_id);
       if (p) {
         p.pm2_env.status = ev.status;
@@ -440,6 +442,16 @@ function handle(ev) {
         renderTable();
       }
       refreshSoon();
+      break;
+    }
+    case 'health': {
+      state.changed.set(ev.pm_id, ev.time);
+      const p = state.procs.get(ev.pm_id);
+      if (p) {
+        p.pm2_env.health = ev.status;
+        p.pm2_env.health_check = ev.reason;
+        renderTable();
+      }
       break;
     }
     case 'log':
@@ -454,6 +466,9 @@ function handle(ev) {
         addSample(s.pm_id, ev.time, s.cpu, s.mem);
         const p = state.procs.get(s.pm_id);
         if (!p) { changed = true; continue; }
+        // A sample taken before the process's last event would bring back
+        // the state that event ended.
+        if ((state.changed.get(s.pm_id) || 0) > ev.time) continue;
         p.pid = s.pid;
         p.monit = { cpu: s.cpu, memory: s.mem };
         p.pm2_env.status = s.status;
