@@ -125,6 +125,7 @@ func (a *app) root() *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().BoolP("version", "v", false, "print tend's version")
 	a.addPM2Flags(root.PersistentFlags())
+	root.AddCommand(a.refusedCmds()...)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		a.startCmd(), a.actionCmd("stop", nil, api.ActionStop, "Stop processes (they stay in the list)"),
@@ -138,6 +139,7 @@ func (a *app) root() *cobra.Command {
 		a.scaleCmd(), a.checkCmd(),
 		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.ecosystemCmd(),
 		a.installCmd(), a.uninstallCmd(), a.setCmd(), a.multisetCmd(), a.unsetCmd(), a.getCmd("get"), a.getCmd("conf"),
+		a.cleardumpCmd(), a.attachCmd(), a.examplesCmd(), a.reportCmd(),
 		a.startOrCmd("startOrRestart", false), a.startOrCmd("startOrReload", true), a.startOrCmd("startOrGracefulReload", true),
 		a.exportCmd(), a.runCmd(), a.webCmd(),
 	)

@@ -14,9 +14,10 @@ import (
 // daemon detaches and the new one watches the same processes again.
 func (a *app) updateCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "update",
-		Short: "Replace the daemon with this binary's; every app keeps running, same pid",
-		Args:  cobra.NoArgs,
+		Use:     "update",
+		Aliases: []string{"updatePM2"},
+		Short:   "Replace the daemon with this binary's; every app keeps running, same pid",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/client"
+)
+
+// refusedVerbs are PM2's verbs that tend does not have, each with what tend
+// offers instead: they exit 1 with that, never "unknown command".
+var refusedVerbs = []struct{ use, instead string }{
+	{"trigger <id|name|namespace|all> <action> [params]", "tend injects no pmx agent, so apps declare no actions; send the app a signal (tend sendSignal SIGUSR2 <app>) or use its own HTTP endpoint"},
+	{"send <pm_id> <line>", "apps' standard input is /dev/null under tend; talk to the app over a socket, or signal it (tend sendSignal)"},
+	{"inspect <name>", "start the app with Node's inspector instead: tend start app.js --node-args=--inspect"},
+	{"profile:mem [time]", "start the app with --node-args=--heapsnapshot-signal=SIGUSR2, then tend sendSignal SIGUSR2 <app>"},
+	{"profile:cpu [time]", "start the app with --node-args=--cpu-prof; the profile is written when it exits"},
+	{"slist", "tend monit shows every app's CPU and memory; Prometheus metrics: tend daemon --metrics-addr"},
+	{"sysinfos", "tend monit shows every app's CPU and memory; Prometheus metrics: tend daemon --metrics-addr"},
+	{"imonit", "use tend monit"},
+	{"pull <name> [commit_id]", "tend keeps no version-control state of apps; pull in your deploy step, then tend reload <app>"},
+	{"forward <name>", "tend keeps no version-control state of apps; check out the commit, then tend reload <app>"},
+	{"backward <name>", "tend keeps no version-control state of apps; check out the commit, then tend reload <app>"},
+	{"deepUpdate", "install the new tend binary, then tend update"},
+	{"logrotate", "log rotation is built in (log_max_size, log_rotate_interval; or tend install pm2-logrotate); an external logrotate can signal tend reloadLogs"},
+	{"create", "tend ecosystem writes a sample ecosystem file"},
+	{"autoinstall", "tend runs no PM2 modules"},
+	{"module:update <module>", "tend runs no PM2 modules"},
+	{"module:generate [app_name]", "tend runs no PM2 modules"},
+	{"package [target]", "tend runs no PM2 modules"},
+	{"publish [folder]", "tend runs no PM2 modules"},
+	{"install-otel", "tend serves Prometheus metrics (tend daemon --metrics-addr), no OpenTelemetry collector"},
+	{"uninstall-otel", "tend serves Prometheus metrics (tend daemon --metrics-addr), no OpenTelemetry collector"},
+	{"link [secret] [public] [name]", "PM2 Plus (app.pm2.io) is not part of tend; Prometheus metrics: tend daemon --metrics-addr"},
+	{"unlink", "PM2 Plus (app.pm2.io) is not part of tend"},
+	{"monitor [name]", "PM2 Plus (app.pm2.io) is not part of tend"},
+	{"unmonitor [name]", "PM2 Plus (app.pm2.io) is not part of tend"},
+	{"open", "PM2 Plus (app.pm2.io) is not part of tend"},
+	{"plus [command] [option]", "PM2 Plus (app.pm2.io) is not part of tend"},
+	{"register", "PM2 Plus (app.pm2.io) is not part of tend"},
+	{"login", "PM2 Plus (app.pm2.io) is not part of tend"},
+	{"logout", "PM2 Plus (app.pm2.io) is not part of tend"},
+}
+
+func (a *app) refusedCmds() []*cobra.Command {
+	var out []*cobra.Command
+	for _, v := range refusedVerbs {
+		name, _, _ := strings.Cut(v.use, " ")
+		instead := v.instead
+		out = append(out, &cobra.Command{
+			Use:                v.use,
+			Short:              "PM2's " + name + ": not in tend (" + instead + ")",
+			Hidden:             true,
+			DisableFlagParsing: true,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return exitError{code: 1, msg: fmt.Sprintf("[tend][ERROR] %s: not in tend: %s", name, instead)}
+			},
+		})
+	}
+	return out
+}
+
+// cleardumpCmd is PM2's cleardump: an empty dump, so resurrect starts nothing.
+func (a *app) cleardumpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cleardump",
+		Short: "Empty $TEND_HOME/" + dumpFile + " (tend resurrect then starts nothing)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(a.home, 0o700); err != nil {
+				return err
+			}
+			if err := writeDump(a.home, []byte("[]\n")); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "[tend] %s emptied\n", filepath.Join(a.home, dumpFile))
+			return nil
+		},
+	}
+}
+
+// attachCmd is PM2's attach: tend follows the app's output; its standard
+// input cannot be reached (apps get /dev/null).
+func (a *app) attachCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "attach <name|id> [command separator]",
+		Short: "Follow an app's output (its standard input is /dev/null under tend)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(a.stderr, "[tend][NOTICE] attach: tend follows the app's output; input cannot be sent (apps' standard input is /dev/null)")
+			return a.logs(args[:1], &logsFlags{})
+		},
+	}
+}
+
+func (a *app) examplesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "examples",
+		Short: "Show everyday commands",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprint(a.stdout, `tend start app.js --name api -i 2      # a script, two instances
+tend start ecosystem.config.js --env production
+tend ls                                 # the process list (jlist: JSON)
+tend logs api --lines 100               # last lines, then follow
+tend restart api --update-env           # with the shell's environment
+tend reload all                         # replace every app without downtime
+tend stop api && tend delete api
+tend save && tend startup               # start the same apps at boot
+tend monit                              # live dashboard
+`)
+			return nil
+		},
+	}
+}
+
+// reportCmd is PM2's report: what a bug report needs about this tend.
+func (a *app) reportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "report",
+		Short: "Print what a bug report needs: versions, the daemon, the apps, the daemon's last log lines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.ctx()
+			defer cancel()
+			w := a.stdout
+			fmt.Fprintf(w, "===============================================================================\n--- tend report ---------------------------------------------------------------\n")
+			fmt.Fprintf(w, "tend version    : %s\nos / arch       : %s / %s\ngo              : %s\nTEND_HOME       : %s\nuser            : uid %d\n",
+				version(), runtime.GOOS, runtime.GOARCH, runtime.Version(), a.home, os.Getuid())
+			c := client.New(a.home)
+			ping, err := c.Ping(ctx)
+			switch {
+			case errors.Is(err, client.ErrNoDaemon):
+				fmt.Fprintln(w, "daemon          : not running")
+			case err != nil:
+				fmt.Fprintf(w, "daemon          : %v\n", err)
+			default:
+				fmt.Fprintf(w, "daemon          : pid %d, version %s, up %s\n", ping.PID, ping.Version, fmtDuration(msDuration(ping.UptimeMS)))
+				var ps []api.Process
+				if ps, err = c.List(ctx); err == nil {
+					fmt.Fprintf(w, "--- apps (%d) -------------------------------------------------------------------\n", len(ps))
+					a.printTable(ps)
+				}
+			}
+			if b, err := os.ReadFile(filepath.Join(a.home, "tend.log")); err == nil {
+				lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+				fmt.Fprintf(w, "--- last lines of %s ---\n%s\n", filepath.Join(a.home, "tend.log"), strings.Join(lines[max(0, len(lines)-25):], "\n"))
+			}
+			fmt.Fprintln(w, "===============================================================================")
+			return nil
+		},
+	}
+}
+
+func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
