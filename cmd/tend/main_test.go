@@ -225,6 +225,8 @@ func TestScripts(t *testing.T) {
 			"browser-phone":            cmdBrowserPhone,
 			"browser-scheme":           cmdBrowserScheme,
 			"browser-stale-stats":      cmdBrowserStaleStats,
+			"browser-js":               cmdBrowserJS,
+			"browser-wait-js":          cmdBrowserWaitJS,
 		},
 	})
 }

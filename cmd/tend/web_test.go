@@ -296,6 +296,21 @@ func cmdBrowserStaleStats(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// browser-js script: runs script in the page (a click, typing: what a
+// user does that no other command does).
+func cmdBrowserJS(ts *testscript.TestScript, neg bool, args []string) {
+	eval[chromedp.Void](ts, browserOf(ts), args[0])
+}
+
+// browser-wait-js what condition [timeout]: waits until the JavaScript
+// condition holds in the page.
+func cmdBrowserWaitJS(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: browser-wait-js what condition [timeout]")
+	}
+	browserOf(ts).waitJS(ts, args[0], args[1], timeoutArg(ts, args, 2))
+}
+
 // browser-csrf-refused: from the page itself, a state-changing request
 // with the session cookie but without the CSRF header is refused (403).
 func cmdBrowserCSRFRefused(ts *testscript.TestScript, neg bool, args []string) {

@@ -242,6 +242,19 @@ function renderGraph() {
     const d = depthOf(name, new Set());
     (cols[d] = cols[d] || []).push(name);
   }
+  // Each later column in the order of the rows of what its apps depend on
+  // (fewer crossing edges).
+  const row = new Map();
+  cols.forEach((col, x) => {
+    if (x > 0) {
+      const at = (name) => {
+        const ys = (deps[name] || []).map((d) => row.get(d.name)).filter((y) => y !== undefined);
+        return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : 0;
+      };
+      col.sort((a, b) => at(a) - at(b));
+    }
+    col.forEach((name, y) => row.set(name, y));
+  });
   const W = 130, H = 30, GX = 50, GY = 14;
   const pos = new Map();
   cols.forEach((col, x) => col.forEach((name, y) => pos.set(name, { x: 10 + x * (W + GX), y: 10 + y * (H + GY) })));
@@ -274,7 +287,7 @@ function renderGraph() {
   g.replaceChildren(...kids);
   const waits = [];
   for (const n of byName.values()) {
-    for (const w of n.waiting) waits.push(el('li', { 'data-app': n.name }, n.name + ' waits for ' + w));
+    for (const w of n.waiting) waits.push(el('li', { 'data-app': n.name }, n.name + ': ' + w));
   }
   const edges = Object.values(deps).reduce((a, d) => a + d.length, 0);
   if (!edges) waits.push(el('li', { class: 'muted' }, 'no depends_on between these apps'));
