@@ -30,6 +30,7 @@ type startFlags struct {
 	maxRestarts, listenTimeout, watchDelay, ext, pidFile, instanceVar    string
 	uid, gid                                                             string
 	filterEnv                                                            []string
+	env                                                                  map[string]string // set by verbs that start tend's own programs (serve)
 	noAutorestart, noAutostart, time, mergeLogs, updateEnv, force        bool
 	noPreflight, waitReady, disableLogs, execCmd                         bool
 	watch                                                                watchValue
@@ -299,6 +300,13 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	set("exp_backoff_restart_delay", f.expBackoff)
 	set("kill_signal", f.killSignal)
 	set("increment_var", f.incVar)
+	if len(f.env) > 0 {
+		env := map[string]any{}
+		for k, v := range f.env {
+			env[k] = v
+		}
+		m["env"] = env
+	}
 	set("listen_timeout", f.listenTimeout)
 	set("pid_file", f.pidFile)
 	set("instance_var", f.instanceVar)
