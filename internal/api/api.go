@@ -277,6 +277,29 @@ type ScaleRequest struct {
 	Count string `json:"count"`
 }
 
+// SendRequest writes one message to a process's IPC channel, where Node's
+// process.on('message') receives it (PM2's sendDataToProcessId).
+type SendRequest struct {
+	PMID int             `json:"pm_id"`
+	Data json.RawMessage `json:"data"`
+}
+
+// TriggerRequest runs an action an app declared with @pm2/io (axm:action)
+// in every running process the target selects, and waits for its answers.
+type TriggerRequest struct {
+	Target Target `json:"target"`
+	Action string `json:"action"`
+	// Param is passed to the action (PM2's trigger <app> <action> [param]).
+	Param any `json:"param,omitempty"`
+}
+
+// TriggerReply is one process's answer to a TriggerRequest.
+type TriggerReply struct {
+	PMID   int    `json:"pm_id"`
+	Name   string `json:"name"`
+	Return any    `json:"return"`
+}
+
 // ActionResponse lists the processes the action touched, as they are after it.
 type ActionResponse struct {
 	Processes []Process `json:"processes"`

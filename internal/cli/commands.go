@@ -584,12 +584,24 @@ func (a *app) describeCmd() *cobra.Command {
 }
 
 func (a *app) envCmd() *cobra.Command {
-	var show bool
+	var show, pm2 bool
 	cmd := &cobra.Command{
-		Use:   "env <id>",
-		Short: "Show the environment a process runs with",
-		Args:  cobra.ExactArgs(1),
+		Use:   "env <id> | env --pm2",
+		Short: "Show the environment a process runs with (--pm2: the line that points PM2 at tend)",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if pm2 {
+				if len(args) > 0 {
+					return fmt.Errorf("tend env --pm2 takes no process: it prints the export line for this TEND_HOME")
+				}
+				// PM2's client (require('pm2'), the pm2 CLI) finds tend's
+				// rpc.sock and pub.sock in PM2_HOME.
+				fmt.Fprintf(a.stdout, "export PM2_HOME=%s\n", config.ShellQuote(a.home))
+				return nil
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("usage: tend env <id|name>, or tend env --pm2")
+			}
 			ctx, cancel := a.ctx()
 			defer cancel()
 			var c *client.Client // set once a daemon answered
@@ -635,6 +647,7 @@ func (a *app) envCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&show, "show-secrets", false, "print secret-looking values in full")
+	cmd.Flags().BoolVar(&pm2, "pm2", false, "print `export PM2_HOME=...`: require('pm2') and the pm2 CLI then drive this daemon")
 	return cmd
 }
 

@@ -272,6 +272,40 @@ func (a *app) printDescribe(p api.Process) {
 	for _, r := range rows {
 		fmt.Fprintf(a.stdout, "  %-*s  %s\n", width, r[0], r[1])
 	}
+	a.printAxm(e)
+}
+
+// printAxm prints what an app reported with @pm2/io: its metrics (PM2's
+// "Code metrics value") and the actions `tend trigger` runs.
+func (a *app) printAxm(e api.Env) {
+	if len(e.AxmMonitor) > 0 {
+		names := make([]string, 0, len(e.AxmMonitor))
+		width := 0
+		for k := range e.AxmMonitor {
+			names = append(names, k)
+			width = max(width, len(k))
+		}
+		sort.Strings(names)
+		fmt.Fprintf(a.stdout, "Code metrics (@pm2/io)\n")
+		for _, k := range names {
+			v := e.AxmMonitor[k]
+			if m, ok := v.(map[string]any); ok {
+				unit, _ := m["unit"].(string)
+				v = strings.TrimSpace(fmt.Sprint(m["value"]) + " " + unit)
+			}
+			fmt.Fprintf(a.stdout, "  %-*s  %v\n", width, k, v)
+		}
+	}
+	var actions []string
+	for _, act := range e.AxmActions {
+		m, _ := act.(map[string]any)
+		if n, ok := m["action_name"].(string); ok {
+			actions = append(actions, n)
+		}
+	}
+	if len(actions) > 0 {
+		fmt.Fprintf(a.stdout, "Actions (tend trigger %s <action>)\n  %s\n", e.Name, strings.Join(actions, ", "))
+	}
 }
 
 // logsCell is the ls column of an app's dropped log lines.

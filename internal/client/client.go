@@ -324,3 +324,11 @@ func (c *Client) Web(ctx context.Context, req api.WebRequest) (api.WebResponse, 
 	err := c.do(ctx, "POST", api.Prefix+"/web", req, &r)
 	return r, err
 }
+
+// Trigger runs an @pm2/io action in the processes of a target and returns
+// their answers.
+func (c *Client) Trigger(ctx context.Context, req api.TriggerRequest) ([]api.TriggerReply, error) {
+	var r []api.TriggerReply
+	err := c.do(ctx, "POST", api.Prefix+"/trigger", req, &r)
+	return r, err
+}

@@ -109,7 +109,7 @@ func parseProbe(v any, app, key string) (*Probe, error) {
 			case []any: // exec: ["redis-cli", "ping"]
 				var parts []string
 				for _, e := range x {
-					parts = append(parts, shellQuote(fmt.Sprint(e)))
+					parts = append(parts, ShellQuote(fmt.Sprint(e)))
 				}
 				return strings.Join(parts, " ")
 			case float64:
@@ -186,7 +186,8 @@ func parseProbe(v any, app, key string) (*Probe, error) {
 	return p, nil
 }
 
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell when it needs quoting.
+func ShellQuote(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`;&|<>*?()[]{}!#~") {
 		return s
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/tend-dev/tend/internal/cgroup"
 	"github.com/tend-dev/tend/internal/config"
 	"github.com/tend-dev/tend/internal/homedir"
+	"github.com/tend-dev/tend/internal/peercred"
 	"github.com/tend-dev/tend/internal/supervisor"
 	"github.com/tend-dev/tend/internal/version"
 )
@@ -148,6 +149,7 @@ func Run(ctx context.Context, opts Options) error {
 		ConnContext: withPeer,
 	}
 	go srv.Serve(ln)
+	pm2 := d.servePM2()
 	d.log.Printf("tend daemon %s started, pid %d, home %s", version.String(), os.Getpid(), opts.Home)
 	if opts.Ready != nil {
 		io.WriteString(opts.Ready, "ready\n")
@@ -182,6 +184,12 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if pm2 != nil {
+		if !d.detach.Load() {
+			pm2.Emit("pm2:kill", map[string]string{"status": "killed", "msg": "tend's daemon is stopping"})
+		}
+		defer pm2.Close()
+	}
 	bye := "tend daemon stopped"
 	if d.detach.Load() {
 		ln.Close() // no new request while the apps are handed over
@@ -274,16 +282,7 @@ type peerKey struct{}
 
 // withPeer records the uid of the process at the other end of the socket.
 func withPeer(ctx context.Context, c net.Conn) context.Context {
-	uid := -1
-	if uc, ok := c.(*net.UnixConn); ok {
-		if raw, err := uc.SyscallConn(); err == nil {
-			raw.Control(func(fd uintptr) {
-				if u, err := peerUID(int(fd)); err == nil {
-					uid = u
-				}
-			})
-		}
-	}
+	uid, _ := peercred.Get(c)
 	return context.WithValue(ctx, peerKey{}, uid)
 }
 
@@ -308,6 +307,8 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/apps", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.sup.Apps()) })
 	mux.HandleFunc("POST /v1/reload-logs", d.reloadLogs)
 	mux.HandleFunc("POST /v1/reload-settings", d.reloadSettings)
+	mux.HandleFunc("POST /v1/send", d.send)
+	mux.HandleFunc("POST /v1/trigger", d.trigger)
 	mux.HandleFunc("GET /v1/events", d.events)
 	d.api = d.limitBody(mux)
 	// The socket serves the dashboard's own switch too; d.api, which the

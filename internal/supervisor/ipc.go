@@ -118,6 +118,9 @@ func (p *Proc) onIPC(r *run, line []byte, sigs chan<- runSignal) {
 		if cmd, _ := x["cmd"].(string); strings.HasPrefix(cmd, "NODE_") {
 			return // Node's own (handles, cluster)
 		}
+		if p.onAxm(x) {
+			return
+		}
 	}
 	p.publishMessage(r, string(line))
 }

@@ -168,6 +168,8 @@ func (ls *loopState) onCommand(c command) bool {
 		c.reason = "manual"
 	}
 	switch c.op {
+	case opSend:
+		p.sendMessage(ls.cur, c)
 	case opReset:
 		p.mu.Lock()
 		p.restarts, p.counters = 0, Counters{}

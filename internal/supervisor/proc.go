@@ -75,6 +75,7 @@ type Proc struct {
 	cg            *cgroup.Group // the serving run's cgroup, nil without
 	memRestarting atomic.Bool   // a memory-limit restart is under way
 	watching      atomic.Bool   // a file watcher runs
+	axm           axmState      // what @pm2/io reported (axm.go)
 	runSeq        atomic.Int64
 	version       string   // the app's package.json version, read at each start (PM2's pm2_env.version)
 	nodeVersion   string   // the version of node that runs the app ("" when it is not run by node)
@@ -116,12 +117,14 @@ const (
 	opUnwatch
 	opReload
 	opDetach // leave the process running for the next daemon
+	opSend   // write a message to the serving run's IPC channel
 )
 
 type command struct {
 	op     op
 	app    *spec.App // new spec for start/restart, or nil
 	reason string    // why a restart happens: manual, crash, memory limit, watch, cron
+	data   []byte    // opSend: one JSON message
 	reply  chan error
 }
 
@@ -304,6 +307,7 @@ func (p *Proc) recordExit(e Exit) {
 	p.exitSig = e.Signal
 	p.pid = 0
 	p.cg = nil
+	p.clearAxm()
 	p.mu.Unlock()
 }
 

@@ -704,9 +704,10 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		KillSignal: a.KillSignal, KillTimeout: a.KillTimeout.Milliseconds(), MinUptime: a.MinUptime.Milliseconds(),
 		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
 		Version: p.version, NodeVersion: p.nodeVersion, UniqueID: p.uniqueID, InstanceVar: a.InstanceVar,
-		AxmMonitor: map[string]any{}, AxmOptions: map[string]any{}, AxmActions: []any{}, AxmDynamic: map[string]any{},
-		Options: a.PM2,
+		AxmDynamic: map[string]any{},
+		Options:    a.PM2,
 	}
+	e.AxmMonitor, e.AxmActions, e.AxmOptions = p.axm.copy()
 	if _, list := a.PM2["watch"].([]any); list && a.WatchEnabled {
 		e.Watch.Paths = a.Watch
 	}

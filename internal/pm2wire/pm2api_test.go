@@ -1,0 +1,148 @@
+package pm2wire_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pm2Packages are the pm2 versions the suite drives tend with (folders of
+// testdata/pm2api/node_modules, pinned in its package.json).
+var pm2Packages = []struct{ name, dir string }{
+	{"pm2-7.0.4", "pm2"},
+	{"pm2-5.4.3", "pm2v5"},
+}
+
+// TestPM2API runs testdata/pm2api/pm2api.test.cjs (node's test runner)
+// against a real tend daemon, once per pm2 version: require('pm2') and
+// PM2's CLI, unmodified, with PM2_HOME=$TEND_HOME.
+func TestPM2API(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the PM2 client suite takes a minute")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: PM2's client cannot be run (apt-get install nodejs)")
+	}
+	suite, _ := filepath.Abs(filepath.Join("testdata", "pm2api"))
+	if _, err := os.Stat(filepath.Join(suite, "node_modules", "pm2v5", "package.json")); err != nil {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			t.Skip("npm is not installed and testdata/pm2api/node_modules is missing: run `npm ci` there")
+		}
+		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+		cmd.Dir = suite
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("npm ci in %s failed (no registry?): %v\n%s", suite, err, out)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "tend")
+	build := exec.Command("go", "build", "-o", bin, "github.com/tend-dev/tend/cmd/tend")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build tend: %v\n%s", err, out)
+	}
+	for _, pkg := range pm2Packages {
+		t.Run(pkg.name, func(t *testing.T) {
+			home, err := os.MkdirTemp("", "tend-pm2api-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(home) })
+			env := append(cleanEnv(), "TEND_HOME="+home, "PM2_HOME="+home, "TEND_BIN="+bin,
+				"PM2_PKG="+filepath.Join(suite, "node_modules", pkg.dir))
+			tend := func(args ...string) (string, error) {
+				cmd := exec.Command(bin, args...)
+				cmd.Env = env
+				out, err := cmd.CombinedOutput()
+				return string(out), err
+			}
+			if out, err := tend("ping"); err != nil {
+				t.Fatalf("tend ping: %v\n%s", err, out)
+			}
+			t.Cleanup(func() {
+				if _, err := os.Stat(filepath.Join(home, "tend.sock")); err == nil {
+					tend("kill")
+				}
+			})
+			waitDial(t, filepath.Join(home, "rpc.sock"))
+
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "pm2api.test.cjs")
+			cmd.Dir = suite
+			cmd.Env = env
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err = cmd.Run()
+			if err != nil {
+				log, _ := os.ReadFile(filepath.Join(home, "tend.log"))
+				t.Fatalf("node --test with %s: %v\n%s\ntend.log:\n%s", pkg.name, err, out.String(), log)
+			}
+			t.Logf("%s", lastLines(out.String(), 6))
+			if pids := pm2Daemons(home); len(pids) > 0 {
+				t.Fatalf("a PM2 daemon was started for %s: %v", home, pids)
+			}
+		})
+	}
+}
+
+// cleanEnv is the test's environment without a TEND_HOME or PM2_HOME of the
+// machine.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TEND_HOME=") && !strings.HasPrefix(kv, "PM2_HOME=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func waitDial(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not answer: %v", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pm2Daemons lists the processes that are PM2's daemon for home ("PM2 vX:
+// God Daemon (home)").
+func pm2Daemons(home string) []string {
+	var out []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.HasPrefix(cmd, "PM2 v") && strings.Contains(cmd, home) {
+			out = append(out, d.Name()+": "+cmd)
+		}
+	}
+	return out
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
