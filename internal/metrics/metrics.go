@@ -42,7 +42,7 @@ func desc(name, help string, extra ...string) *prometheus.Desc {
 // package init: every tend command links this package, and only a daemon
 // that serves metrics needs them.
 type descs struct {
-	status, restarts, unstable, cpu, cpuPct, mem, uptime, start, exit, pid, dropped, up, info, apps *prometheus.Desc
+	status, restarts, unstable, cpu, cpuPct, mem, uptime, start, exit, pid, dropped, up, info, apps, axm *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -61,6 +61,7 @@ func newDescs() *descs {
 		up:       prometheus.NewDesc("tend_daemon_uptime_seconds", "Seconds since the tend daemon started.", nil, nil),
 		info:     prometheus.NewDesc("tend_daemon_info", "tend daemon build information (always 1).", []string{"version"}, nil),
 		apps:     prometheus.NewDesc("tend_daemon_processes", "Processes the daemon supervises.", nil, nil),
+		axm:      desc("tend_process_app_metric", "A numeric metric the app reports with @pm2/io (PM2's axm_monitor), by its name; unit as the app gives it.", "metric", "unit"),
 	}
 }
 
@@ -71,7 +72,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	d := c.d
-	for _, x := range []*prometheus.Desc{d.status, d.restarts, d.unstable, d.cpu, d.cpuPct, d.mem, d.uptime, d.start, d.exit, d.pid, d.dropped, d.up, d.info, d.apps} {
+	for _, x := range []*prometheus.Desc{d.status, d.restarts, d.unstable, d.cpu, d.cpuPct, d.mem, d.uptime, d.start, d.exit, d.pid, d.dropped, d.up, d.info, d.apps, d.axm} {
 		ch <- x
 	}
 }
@@ -118,7 +119,35 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(d.pid, float64(p.PID))
 		counter(d.dropped, float64(e.LogLinesDropped))
+		for name, m := range e.AxmMonitor {
+			if v, unit, ok := axmValue(m); ok {
+				gauge(d.axm, v, name, unit)
+			}
+		}
 	}
+}
+
+// axmValue reads one @pm2/io metric ({value, unit, …}, or a bare value):
+// numbers, and the numeric strings @pm2/io sends for its own gauges.
+func axmValue(m any) (float64, string, bool) {
+	unit := ""
+	if o, ok := m.(map[string]any); ok {
+		unit, _ = o["unit"].(string)
+		m = o["value"]
+	}
+	switch v := m.(type) {
+	case float64:
+		return v, unit, true
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		return f, unit, err == nil
+	case bool:
+		if v {
+			return 1, unit, true
+		}
+		return 0, unit, true
+	}
+	return 0, "", false
 }
 
 // cpuSecondsOf returns the CPU seconds of each process by pm_id: from

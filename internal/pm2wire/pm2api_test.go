@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,8 +57,10 @@ func TestPM2API(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { os.RemoveAll(home) })
+			metrics := freeAddr(t)
 			env := append(cleanEnv(), "TEND_HOME="+home, "PM2_HOME="+home, "TEND_BIN="+bin,
-				"PM2_PKG="+filepath.Join(suite, "node_modules", pkg.dir))
+				"PM2_PKG="+filepath.Join(suite, "node_modules", pkg.dir),
+				"TEND_METRICS_ADDR="+metrics, "METRICS_URL=http://"+metrics+"/metrics")
 			tend := func(args ...string) (string, error) {
 				cmd := exec.Command(bin, args...)
 				cmd.Env = env
@@ -69,6 +73,12 @@ func TestPM2API(t *testing.T) {
 			t.Cleanup(func() {
 				if _, err := os.Stat(filepath.Join(home, "tend.sock")); err == nil {
 					tend("kill")
+				}
+				// A PM2 daemon the suite made PM2 spawn (it failed) goes too.
+				for _, p := range pm2Daemons(home) {
+					if pid, err := strconv.Atoi(strings.SplitN(p, ":", 2)[0]); err == nil {
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
 				}
 			})
 			waitDial(t, filepath.Join(home, "rpc.sock"))
@@ -93,16 +103,27 @@ func TestPM2API(t *testing.T) {
 	}
 }
 
-// cleanEnv is the test's environment without a TEND_HOME or PM2_HOME of the
-// machine.
+// cleanEnv is the test's environment without the TEND_ and PM2_ settings of
+// the machine.
 func cleanEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TEND_HOME=") && !strings.HasPrefix(kv, "PM2_HOME=") {
+		if !strings.HasPrefix(kv, "TEND_") && !strings.HasPrefix(kv, "PM2_") {
 			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+// freeAddr is a loopback address no one listens on (for the daemon's
+// Prometheus metrics).
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func waitDial(t *testing.T, path string) {

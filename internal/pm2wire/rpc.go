@@ -124,7 +124,9 @@ func pmID(raw json.RawMessage) (int, error) {
 }
 
 // restartOpts is what PM2's client sends with restartProcessId and
-// reloadProcessId: {id, env}. With env.updateEnv the env replaces the app's.
+// reloadProcessId: {id, env}. env is {current_conf} alone, unless the client
+// asked to update the environment (--update-env, or an ecosystem file): then
+// its own environment is there too, and becomes the app's.
 type restartOpts struct {
 	ID  any            `json:"id"`
 	Env map[string]any `json:"env"`
@@ -148,7 +150,7 @@ func actOnID(action api.Action) method {
 		}
 		if action == api.ActionRestart || action == api.ActionReload {
 			var o restartOpts
-			if json.Unmarshal(c.args[0], &o) == nil && o.Env != nil && o.Env["updateEnv"] == true {
+			if json.Unmarshal(c.args[0], &o) == nil && len(o.Env) > 1 {
 				req.UpdateEnv = true
 				req.Env = map[string]string{}
 				for k, v := range o.Env {

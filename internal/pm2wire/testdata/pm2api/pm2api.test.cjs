@@ -156,6 +156,16 @@ test('reload', async () => {
   await waitFor('process:event reload', () => seen('process:event', (d) => d.process.name === 'obj1' && d.event === 'reload'));
 });
 
+test('restart with updateEnv gives the app the caller\'s environment', async () => {
+  process.env.TEND_UPDATE_ENV_CHECK = 'yes';
+  await call('restart', 'script1', { updateEnv: true });
+  delete process.env.TEND_UPDATE_ENV_CHECK;
+  await waitFor('script1 online', async () => (await status('script1')) === 'online');
+  assert.strictEqual((await procs('script1'))[0].pm2_env.env.TEND_UPDATE_ENV_CHECK, 'yes');
+  await call('restart', 'obj1');
+  assert.strictEqual((await procs('obj1'))[0].pm2_env.env.TEND_UPDATE_ENV_CHECK, undefined);
+});
+
 test('reset', async () => {
   assert.ok((await procs('script1'))[0].pm2_env.restart_time > 0);
   await call('reset', 'script1');
@@ -172,6 +182,13 @@ test('scale up and down', async () => {
 test('sendSignalToProcessName reaches the app (log:err)', async () => {
   await call('sendSignalToProcessName', 'SIGUSR2', 'script1');
   await waitFor('got SIGUSR2 on log:err', () => seen('log:err', (d) => d.process.name === 'script1' && /got SIGUSR2/.test(d.data)));
+});
+
+test("tend's sendSignal and env --pm2", async () => {
+  execFileSync(TEND, ['sendSignal', 'USR2', 'script1'], { encoding: 'utf8' });
+  await waitFor('a second got SIGUSR2', () =>
+    events.filter((e) => e.topic === 'log:err' && e.data.process.name === 'script1' && /got SIGUSR2/.test(e.data.data)).length >= 2);
+  assert.strictEqual(execFileSync(TEND, ['env', '--pm2'], { encoding: 'utf8' }), `export PM2_HOME=${HOME}\n`);
 });
 
 test('sendDataToProcessId reaches the app, process:msg comes back', async () => {
@@ -205,6 +222,9 @@ test('@pm2/io: metrics in axm_monitor, actions in axm_actions, trigger', async (
   assert.match(desc, /queue size\s.*42/);
   const jl = JSON.parse(execFileSync(TEND, ['jlist'], { encoding: 'utf8' }));
   assert.strictEqual(jl.find((x) => x.name === 'io1').pm2_env.axm_monitor['queue size'].value, 42);
+  // And Prometheus.
+  const prom = await (await fetch(process.env.METRICS_URL)).text();
+  assert.match(prom, /tend_process_app_metric\{metric="queue size",name="io1",namespace="default",pm_id="\d+",unit=""\} 42\n/);
 });
 
 test('dump writes PM2 dump file from tend list', async () => {
@@ -240,6 +260,7 @@ test('methods tend does not serve get an error that says why', async () => {
 
 test("PM2's CLI: ls, jlist, describe, stop, restart, logs", async () => {
   const ls = pm2cli('ls');
+  assert.doesNotMatch(ls, /out-of-date/); // getVersion answers the caller's own version
   for (const n of ['script1', 'obj1', 'eco', 'io1']) assert.match(ls, new RegExp(n));
   const jl = JSON.parse(pm2cli('jlist'));
   assert.ok(jl.some((p) => p.name === 'eco' && p.pm2_env.status === 'online'));
