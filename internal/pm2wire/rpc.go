@@ -123,6 +123,14 @@ func pmID(raw json.RawMessage) (int, error) {
 	return 0, fmt.Errorf("a process id is needed, got %s", raw)
 }
 
+// id reads the pm_id of the first argument.
+func (c *rpcCall) id() (int, error) {
+	if len(c.args) == 0 {
+		return 0, errors.New("a process id is needed")
+	}
+	return pmID(c.args[0])
+}
+
 // restartOpts is what PM2's client sends with restartProcessId and
 // reloadProcessId: {id, env}. env is {current_conf} alone, unless the client
 // asked to update the environment (--update-env, or an ecosystem file): then
@@ -134,10 +142,7 @@ type restartOpts struct {
 
 func actOnID(action api.Action) method {
 	return func(s *Server, c *rpcCall) (any, error) {
-		if len(c.args) == 0 {
-			return nil, errors.New("a process id is needed")
-		}
-		id, err := pmID(c.args[0])
+		id, err := c.id()
 		if err != nil {
 			return nil, err
 		}
@@ -189,10 +194,7 @@ func actOnID(action api.Action) method {
 }
 
 func (s *Server) resetMeta(c *rpcCall) (any, error) {
-	if len(c.args) == 0 {
-		return nil, errors.New("a process id is needed")
-	}
-	id, err := pmID(c.args[0])
+	id, err := c.id()
 	if err != nil {
 		return nil, err
 	}
@@ -213,10 +215,7 @@ func (s *Server) find(id int) (api.Process, bool) {
 
 // duplicate adds one instance of the app of a pm_id (PM2's scale up).
 func (s *Server) duplicate(c *rpcCall) (any, error) {
-	if len(c.args) == 0 {
-		return nil, errors.New("a process id is needed")
-	}
-	id, err := pmID(c.args[0])
+	id, err := c.id()
 	if err != nil {
 		return nil, err
 	}
@@ -264,8 +263,18 @@ func (s *Server) signal(c *rpcCall, target string) (any, error) {
 	if target == "" {
 		return nil, errors.New("a process name or id is needed")
 	}
-	if _, err := s.b.Act(c.ctx, api.ActionRequest{Action: api.ActionSignal, Signal: sig, Target: api.Target{Names: []string{target}}}); err != nil {
-		return nil, err
+	// As PM2, only the processes that run get it; the others are skipped.
+	var ids []string
+	for _, p := range s.b.List() {
+		st := p.PM2Env.Status
+		if (p.Name == target || strconv.Itoa(p.PMID) == target) && (st == api.StatusOnline || st == api.StatusLaunching) {
+			ids = append(ids, strconv.Itoa(p.PMID))
+		}
+	}
+	if len(ids) > 0 {
+		if _, err := s.b.Act(c.ctx, api.ActionRequest{Action: api.ActionSignal, Signal: sig, Target: api.Target{Names: ids}}); err != nil {
+			return nil, err
+		}
 	}
 	return s.getMonitorData(c)
 }
