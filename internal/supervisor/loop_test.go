@@ -80,11 +80,23 @@ func (f *loopFixture) want(status Status) {
 func (f *loopFixture) start() *run {
 	f.t.Helper()
 	reply, _ := f.do(opStart, "")
-	if err := <-reply; err != nil {
+	if err := answer(f.t, reply); err != nil {
 		f.t.Fatal(err)
 	}
 	f.want(Online)
 	return f.ls.cur
+}
+
+// answer is the reply to a command, which must come.
+func answer(t *testing.T, reply chan error) error {
+	t.Helper()
+	select {
+	case err := <-reply:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer")
+		return nil
+	}
 }
 
 func noReply(t *testing.T, reply chan error) {
@@ -106,7 +118,7 @@ func TestLoopCommandWhileStopping(t *testing.T) {
 	noReply(t, stop)
 
 	start, _ := f.do(opStart, "")
-	if err := <-start; err != nil || len(f.runs) != 1 {
+	if err := answer(t, start); err != nil || len(f.runs) != 1 {
 		t.Fatalf("start while stopping: %v, %d runs", err, len(f.runs))
 	}
 	del, _ := f.do(opDelete, "")
@@ -118,7 +130,7 @@ func TestLoopCommandWhileStopping(t *testing.T) {
 		t.Fatal("the loop goes on after the delete")
 	}
 	for _, reply := range []chan error{stop, del} {
-		if err := <-reply; err != nil {
+		if err := answer(t, reply); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,7 +160,7 @@ func TestLoopKillTimeout(t *testing.T) {
 	noReply(t, stop)
 	f.exit(r, 137)
 	f.want(Stopped)
-	if err := <-stop; err != nil {
+	if err := answer(t, stop); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -168,7 +180,7 @@ func TestLoopExitDuringReload(t *testing.T) {
 			t.Fatal("the old run does not serve after the new one exited")
 		}
 		f.step() // the new run is retired
-		err := <-reload
+		err := answer(t, reload)
 		if err == nil || !strings.Contains(err.Error(), "exited with code 1") {
 			t.Fatalf("reload: %v", err)
 		}
@@ -182,7 +194,7 @@ func TestLoopExitDuringReload(t *testing.T) {
 		old := f.start()
 		reload, _ := f.do(opReload, "")
 		f.exit(old, 1)
-		if err := <-reload; err != nil {
+		if err := answer(t, reload); err != nil {
 			t.Fatal(err)
 		}
 		if f.ls.rl != nil || f.ls.cur != f.runs[1] {
@@ -288,7 +300,7 @@ func TestLoopRestartDelayAfterStop(t *testing.T) {
 	f.exit(f.start(), 1)
 	f.want(WaitingRestart)
 	stop, _ := f.do(opStop, "")
-	if err := <-stop; err != nil {
+	if err := answer(t, stop); err != nil {
 		t.Fatal(err)
 	}
 	f.want(Stopped)
@@ -339,5 +351,44 @@ func TestLoopListenTimeout(t *testing.T) {
 	f2.ls.onSignal(runSignal{r: f2.ls.cur, kind: sigReady})
 	if !f2.p.ready {
 		t.Fatal("its own signal did not make it ready")
+	}
+}
+
+// reload_timeout passing before the new run is ready gives the reload up:
+// the new run is stopped (its own stop sequence, in retire) and the waiters
+// hear why once it is gone; the old run serves on.
+func TestLoopReloadTimeout(t *testing.T) {
+	f := newLoopFixture(t, spec.App{ReloadTimeout: 10 * time.Second, ListenTimeout: time.Hour})
+	old := f.start()
+	reload, _ := f.do(opReload, "")
+	f.clk.advance(10 * time.Second)
+	f.step()
+	if f.ls.rl != nil || f.ls.cur != old {
+		t.Fatal("the reload goes on after reload_timeout")
+	}
+	noReply(t, reload)
+	close(f.runs[1].done) // the new run stops
+	f.step()              // and is retired
+	if err := answer(t, reload); err == nil || !strings.Contains(err.Error(), "not ready within reload_timeout 10s") {
+		t.Fatalf("reload: %v", err)
+	}
+	f.want(Online)
+}
+
+// Detach (tend update) during a stop: the loop ends, the process stays for
+// the next daemon, and whoever waited for the stop hears why.
+func TestLoopDetachWhileStopping(t *testing.T) {
+	f := newLoopFixture(t, spec.App{})
+	f.start()
+	stop, _ := f.do(opStop, "")
+	reply, end := f.do(opDetach, "")
+	if err := answer(t, reply); err != nil || !end {
+		t.Fatalf("detach: %v, loop ends %v", err, end)
+	}
+	if err := answer(t, stop); err == nil || !strings.Contains(err.Error(), "the daemon is being replaced") {
+		t.Fatalf("the stop's waiter: %v", err)
+	}
+	if !f.p.detached.Load() || f.p.stopThen != opStop {
+		t.Fatalf("detached %v, then %v", f.p.detached.Load(), f.p.stopThen)
 	}
 }
