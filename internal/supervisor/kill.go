@@ -78,6 +78,20 @@ func (r *run) kill(ms []member) {
 	}
 }
 
+// mergeMembers adds to a the members of b it does not list.
+func mergeMembers(a, b []member) []member {
+	seen := map[member]bool{}
+	for _, m := range a {
+		seen[m] = true
+	}
+	for _, m := range b {
+		if !seen[m] {
+			a = append(a, m)
+		}
+	}
+	return a
+}
+
 // alive reports whether m still runs (a zombie does not).
 func alive(m member) bool {
 	p, ok := procstat.ReadProc(m.pid)

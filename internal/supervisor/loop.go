@@ -50,6 +50,14 @@ type loopState struct {
 	readyOK, readyFail, liveFail int // probe results in a row of cur
 }
 
+// stopping is a stop of the serving run in progress, and what follows it.
+type stopping struct {
+	*stopRun
+	then    op // opStop, opRestart or opDelete
+	reason  string
+	waiters []chan error
+}
+
 func newLoopState(p *Proc, clk clock) *loopState {
 	ls := &loopState{p: p, clk: clk,
 		exits: make(chan exitMsg, 1), sigs: make(chan runSignal, 8), probes: make(chan probeResult, 8),

@@ -162,14 +162,6 @@ type exitMsg struct {
 	exit Exit
 }
 
-// stopping is a stop in progress.
-type stopping struct {
-	*stopRun
-	then    op // opStop, opRestart or opDelete
-	reason  string
-	waiters []chan error
-}
-
 func newProc(s *Supervisor, id, instance int, app spec.App) *Proc {
 	p := &Proc{
 		sup: s, id: id, instance: instance, app: app,
@@ -273,19 +265,6 @@ func (p *Proc) setHealth(ready bool, health, msg string) {
 		p.sup.notify()
 		p.sup.Bus.Publish(api.Event{Type: "health", Time: p.sup.now().UnixMilli(), PMID: p.id, Name: name, Status: health, Reason: msg})
 	}
-}
-
-func mergeMembers(a, b []member) []member {
-	seen := map[member]bool{}
-	for _, m := range a {
-		seen[m] = true
-	}
-	for _, m := range b {
-		if !seen[m] {
-			a = append(a, m)
-		}
-	}
-	return a
 }
 
 func (p *Proc) decide(e Exit) Decision {
