@@ -89,7 +89,7 @@ func (d *Daemon) serveWeb(req api.WebRequest) (api.WebResponse, error) {
 	d.stopWebLocked()
 	ln, err := net.Listen("tcp", req.Addr)
 	if err != nil {
-		return api.WebResponse{}, api.BadInputf("dashboard address %q: %v", req.Addr, err)
+		return api.WebResponse{}, api.BadInputf("dashboard address %q: %v: pick another with tend web --addr host:port (port 0: any free one)", req.Addr, err)
 	}
 	addr := ln.Addr().String()
 	// TEND_SAMPLE_INTERVAL (tests) sets the dashboard's sampling too.

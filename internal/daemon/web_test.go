@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -180,6 +181,15 @@ func TestWebRemoteNeedsAllowRemote(t *testing.T) {
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Code != api.CodeBadInput || !strings.Contains(ae.Message, "--allow-remote") {
 		t.Fatalf("a non-loopback address without allow_remote: %v", err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, err = c.Web(context.Background(), api.WebRequest{Addr: busy.Addr().String()})
+	if !errors.As(err, &ae) || ae.Code != api.CodeBadInput || !strings.Contains(ae.Message, "tend web --addr") {
+		t.Fatalf("an address in use: %v", err)
 	}
 	resp, err := c.Web(context.Background(), api.WebRequest{Addr: "0.0.0.0:0", AllowRemote: true})
 	if err != nil || !resp.Remote || !strings.HasPrefix(resp.URL, "http://127.0.0.1:") {
