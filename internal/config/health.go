@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tend-dev/tend/internal/config/js"
 )
 
 var conditionAliases = map[string]string{
@@ -99,7 +101,7 @@ func parseProbe(v any, app, key string) (*Probe, error) {
 				if u, ok := x["url"].(string); ok {
 					return u
 				}
-				if port, ok := jsNumberValue(x["port"]); ok {
+				if port, ok := js.NumberValue(x["port"]); ok {
 					h, _ := x["host"].(string)
 					if h == "" {
 						h = "127.0.0.1"
@@ -166,7 +168,7 @@ func parseProbe(v any, app, key string) (*Probe, error) {
 	}
 	num := func(def int, keys ...string) int {
 		for _, k := range keys {
-			if f, ok := jsNumberValue(m[k]); ok && !math.IsNaN(f) && f >= 1 {
+			if f, ok := js.NumberValue(m[k]); ok && !math.IsNaN(f) && f >= 1 {
 				return int(f)
 			}
 		}
@@ -223,7 +225,7 @@ func resolveHealth(m map[string]any, a *App) error {
 		a.Ports = []int{int(x)}
 	case []any:
 		for _, e := range x {
-			if f, ok := jsNumberValue(e); ok && f > 0 && f < 65536 {
+			if f, ok := js.NumberValue(e); ok && f > 0 && f < 65536 {
 				a.Ports = append(a.Ports, int(f))
 			} else {
 				return fmt.Errorf("app %q: ports: %v is not a port number", a.Name, e)
@@ -244,7 +246,7 @@ func resolveHealth(m map[string]any, a *App) error {
 		}
 	}
 	for _, d := range data {
-		a.Data = append(a.Data, nodeResolve(a.Cwd, d))
+		a.Data = append(a.Data, js.NodeResolve(a.Cwd, d))
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tend-dev/tend/internal/config/js"
 )
 
 // Limits bound what one app may ask of the daemon. Every limit but the
@@ -218,7 +220,7 @@ func CheckRunnable(a *App) error {
 			add("script", "script %s of app %s is a directory: name a file in it", a.ScriptPath, a.Name)
 		}
 	case a.Interpreter == "" || a.Interpreter == "none":
-		if lookPathIn(a.ScriptPath, path) == "" {
+		if js.LookPathIn(a.ScriptPath, path) == "" {
 			add("script", "command %s not found in PATH (app %s): install it, or give its full path", a.ScriptPath, a.Name)
 		}
 	}
@@ -228,7 +230,7 @@ func CheckRunnable(a *App) error {
 			_, err := os.Stat(in)
 			found = err == nil
 		} else {
-			found = lookPathIn(in, path) != ""
+			found = js.LookPathIn(in, path) != ""
 		}
 		if !found {
 			add("interpreter", "interpreter %s not found in PATH (app %s): install it, or set interpreter to its full path", in, a.Name)

@@ -10,21 +10,6 @@ import (
 	"time"
 )
 
-// Zero-downtime reload options (docs/reload.md). PM2 drops unknown keys, so a
-// file that uses them still loads in PM2. (The alias tables over schema are
-// built on first use, after every init has added its options.)
-var reloadOptions = []*option{
-	{key: "listen", types: []string{"array", "string", "number"}},
-	{key: "reload_timeout", types: []string{"number", "string"}},
-}
-
-func init() {
-	schema = append(schema, reloadOptions...)
-	for _, o := range reloadOptions {
-		tendOptions[o.key] = true
-	}
-}
-
 // resolveListen fills Listen and ReloadTimeout (0 means the default). A Node app in cluster mode
 // that declares no listen sockets gets one on PM2's port (PORT in its
 // environment), as PM2's cluster mode shares that port between instances.

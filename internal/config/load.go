@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dop251/goja"
+	"github.com/tend-dev/tend/internal/config/js"
+	"github.com/tend-dev/tend/internal/config/pm2"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -159,33 +160,15 @@ func Load(path string, opts LoadOptions) (*Ecosystem, error) {
 		root = v
 	default:
 		argv := append([]string{"/usr/bin/node", "/usr/lib/node_modules/pm2/bin/pm2"}, opts.Argv...)
-		j := newJSEnv(env, cwd, numCPU, opts.Console, argv)
-		j.source[abs] = src
-		if opts.Timeout > 0 {
-			j.timeout = opts.Timeout
+		if format == FormatJSON {
+			src = []byte(prepareJSON(src))
 		}
-		err := j.withTimeout(func() (err error) {
-			var val goja.Value
-			if format == FormatJSON {
-				val, err = j.evalJSONExpr(abs, prepareJSON(src))
-			} else {
-				val, _, err = j.loadFile(abs)
-			}
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if r := recover(); r != nil {
-					err = &LoadError{File: abs, Err: fmt.Errorf("reading the exported value: %v", r)}
-				}
-			}()
-			root = j.export(val, map[*goja.Object]bool{})
-			return nil
-		})
+		v, e, err := js.Run(abs, js.Options{Env: env, Cwd: cwd, NumCPU: numCPU, Console: opts.Console, Argv: argv,
+			Timeout: opts.Timeout, Source: src, JSONExpr: format == FormatJSON})
 		if err != nil {
 			return nil, err
 		}
-		finalEnv = j.env.snapshot()
+		root, finalEnv = v, e
 	}
 	eco.Env = finalEnv
 
@@ -193,10 +176,10 @@ func Load(path string, opts LoadOptions) (*Ecosystem, error) {
 	if err != nil {
 		return nil, &LoadError{File: abs, Err: err}
 	}
-	eco.Deploy = finalize(deploy)
-	list, warnings, err := normalizeApps(apps, abs, envNormContext(finalEnv))
-	if ns, ok := root.(frozenMap); ok && len(apps) == 1 {
-		if _, isNS := apps[0].(frozenMap); isNS {
+	eco.Deploy = js.Finalize(deploy)
+	list, warnings, err := pm2.NormalizeApps(apps, abs, pm2.EnvContext(finalEnv))
+	if ns, ok := root.(js.FrozenMap); ok && len(apps) == 1 {
+		if _, isNS := apps[0].(js.FrozenMap); isNS {
 			if _, hasDefault := ns["default"]; hasDefault {
 				warnings = append([]Warning{{File: abs, Key: "default", Message: "the ES module has a default export but no \"apps\" export: PM2 reads the module's named exports, " +
 					"so the default export is ignored (as PM2 ignores it); use \"export const apps = [...]\""}}, warnings...)
@@ -220,22 +203,22 @@ func prepareJSON(b []byte) string {
 func selectApps(root any) ([]any, any, error) {
 	var obj map[string]any
 	switch x := root.(type) {
-	case undefinedValue:
+	case js.Undefined:
 		return nil, nil, errors.New("TypeError: Cannot read properties of undefined (reading 'apps'): the file exports nothing")
 	case nil:
 		return nil, nil, errors.New("TypeError: Cannot read properties of null (reading 'apps')")
 	case map[string]any:
 		obj = x
-	case frozenMap:
+	case js.FrozenMap:
 		obj = x
 	}
 	var deploy any
 	appsV := root
 	if obj != nil {
 		deploy = obj["deploy"]
-		if truthy(obj["apps"]) {
+		if js.Truthy(obj["apps"]) {
 			appsV = obj["apps"]
-		} else if truthy(obj["pm2"]) {
+		} else if js.Truthy(obj["pm2"]) {
 			appsV = obj["pm2"]
 		}
 	}
@@ -243,35 +226,14 @@ func selectApps(root any) ([]any, any, error) {
 		return arr, deploy, nil
 	}
 	if obj == nil {
-		return nil, nil, fmt.Errorf("the file's value is %s, not an app or a list of apps: it must be an object such as { apps: [{ name: 'api', script: 'server.js' }] } (module.exports = … in a .config.js)", describeValue(root))
+		return nil, nil, fmt.Errorf("the file's value is %s, not an app or a list of apps: it must be an object such as { apps: [{ name: 'api', script: 'server.js' }] } (module.exports = … in a .config.js)", js.Describe(root))
 	}
 	if _, ok := appsV.(map[string]any); !ok {
-		if _, ok := appsV.(frozenMap); !ok {
-			return nil, nil, fmt.Errorf("apps is %s, not an app or a list of apps: write apps: [{ name: 'api', script: 'server.js' }]", describeValue(appsV))
+		if _, ok := appsV.(js.FrozenMap); !ok {
+			return nil, nil, fmt.Errorf("apps is %s, not an app or a list of apps: write apps: [{ name: 'api', script: 'server.js' }]", js.Describe(appsV))
 		}
 	}
 	return []any{appsV}, deploy, nil
-}
-
-// describeValue names a JavaScript value and its type for an error: 5 (a
-// number), "x" (a string).
-func describeValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		if len(x) > 40 {
-			x = x[:40] + "…"
-		}
-		return fmt.Sprintf("%q (a string)", x)
-	case float64:
-		return toString(x) + " (a number)"
-	case bool:
-		return fmt.Sprintf("%v (a boolean)", x)
-	case nil:
-		return "null"
-	case undefinedValue:
-		return "undefined"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // ---- YAML ---------------------------------------------------------------------
@@ -282,7 +244,7 @@ func parseYAML(file string, src []byte) (any, error) {
 	var doc yaml.Node
 	err := dec.Decode(&doc)
 	if err == io.EOF {
-		return undefinedValue{}, nil
+		return js.Undefined{}, nil
 	}
 	if err != nil {
 		return nil, yamlError(file, src, err)
@@ -376,3 +338,17 @@ func fromYAML(v any) any {
 	}
 	return fmt.Sprint(v)
 }
+
+// NonFinite is NaN or ±Infinity in a normalized option map (js.NonFinite):
+// JSON has no such numbers.
+type NonFinite = js.NonFinite
+
+// Normalize is PM2's verifyConfs (pm2.Normalize): it checks and normalizes
+// app option maps keyed as in an ecosystem file.
+func Normalize(apps []map[string]any, file string) ([]map[string]any, []Warning, error) {
+	return pm2.Normalize(apps, file)
+}
+
+// ValidationError lists the problems PM2's schema finds in an app
+// (pm2.ValidationError).
+type ValidationError = pm2.ValidationError

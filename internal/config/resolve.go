@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tend-dev/tend/internal/config/js"
+	"github.com/tend-dev/tend/internal/config/pm2"
 	"github.com/tend-dev/tend/internal/lazyre"
 )
 
@@ -61,7 +63,7 @@ var interpreterByExt = map[string]string{
 // result) into the App the daemon runs: absolute paths, interpreter, merged
 // environment, instance count, durations and PM2's defaults.
 func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
-	m, _ := fromGo(app).(map[string]any)
+	m, _ := js.FromGo(app).(map[string]any)
 	if m == nil {
 		m = map[string]any{}
 	}
@@ -71,14 +73,14 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 		InstanceVar: DefaultInstanceVar,
 		ConfigFile:  opts.ConfigFile,
 		EnvName:     opts.EnvName,
-		PM2:         finalize(m).(map[string]any),
+		PM2:         js.Finalize(m).(map[string]any),
 	}
 	str := func(k string) string { return strOf(m, k) }
 
 	script, ok := m["script"].(string)
 	a.Name = str("name")
 	if a.Name == "" && ok && script != "" {
-		a.Name = nodeBasename(script, "")
+		a.Name = js.NodeBasename(script, "")
 		if dot := strings.LastIndex(a.Name, "."); dot > 0 {
 			a.Name = a.Name[:dot]
 		}
@@ -102,7 +104,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	}
 	a.Cwd = base
 	if c := str("cwd"); c != "" {
-		a.Cwd = nodeResolve(base, c)
+		a.Cwd = js.NodeResolve(base, c)
 	}
 	home := opts.Home
 	if home == "" {
@@ -118,7 +120,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	}
 	expandHome := func(p string) string {
 		if strings.HasPrefix(p, "~") {
-			return nodeJoin(userHome, p[1:])
+			return js.NodeJoin(userHome, p[1:])
 		}
 		return p
 	}
@@ -155,8 +157,8 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 	a.Autorestart = boolOr("autorestart", true)
 	a.Autostart = boolOr("autostart", true)
 	a.Treekill = boolOr("treekill", true)
-	a.WaitReady = truthy(m["wait_ready"])
-	a.MergeLogs = truthy(m["merge_logs"])
+	a.WaitReady = js.Truthy(m["wait_ready"])
+	a.MergeLogs = js.Truthy(m["merge_logs"])
 
 	a.MinUptime = msOr(m["min_uptime"], DefaultMinUptime)
 	a.KillTimeout = msOr(m["kill_timeout"], DefaultKillTimeout)
@@ -166,8 +168,8 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 			a.KillSignal = "SIG" + a.KillSignal
 		}
 	}
-	if truthy(m["uid"]) || truthy(m["gid"]) { // numbers after Normalize (resolveUser)
-		uid, gid := int(jsParseInt(m["uid"])), int(jsParseInt(m["gid"]))
+	if js.Truthy(m["uid"]) || js.Truthy(m["gid"]) { // numbers after Normalize (resolveUser)
+		uid, gid := int(js.ParseInt(m["uid"])), int(js.ParseInt(m["gid"]))
 		a.UID, a.GID = &uid, &gid
 	}
 	a.RestartDelay = msOr(m["restart_delay"], 0)
@@ -196,7 +198,7 @@ func Resolve(app map[string]any, opts ResolveOptions) (*App, error) {
 func resolveEnv(m map[string]any, a *App, opts ResolveOptions, expandHome func(string) string) (map[string]string, error) {
 	env := map[string]string{}
 	if opts.EnvName != "" {
-		if d, ok := fromGo(opts.Deploy).(map[string]any); ok {
+		if d, ok := js.FromGo(opts.Deploy).(map[string]any); ok {
 			if de, ok := d[opts.EnvName].(map[string]any); ok {
 				mergeEnvValues(env, de["env"])
 			}
@@ -206,19 +208,19 @@ func resolveEnv(m map[string]any, a *App, opts ResolveOptions, expandHome func(s
 		env[k] = v
 	}
 	if ef := strOf(m, "env_file"); ef != "" {
-		p := nodeResolve(a.Cwd, expandHome(ef))
+		p := js.NodeResolve(a.Cwd, expandHome(ef))
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, &EnvFileError{Path: p, App: a.Name, Err: err}
 		}
 		a.EnvFile = p
-		for k, v := range ParseDotenv(string(b)) {
+		for k, v := range js.ParseDotenv(string(b)) {
 			env[k] = v
 		}
 	}
 	mergeEnvValues(env, m["env"])
-	if truthy(m["port"]) {
-		env["PORT"] = toString(m["port"])
+	if js.Truthy(m["port"]) {
+		env["PORT"] = js.ToString(m["port"])
 	}
 	if strOf(m, "cwd") != "" {
 		env["PWD"] = a.Cwd
@@ -229,17 +231,17 @@ func resolveEnv(m map[string]any, a *App, opts ResolveOptions, expandHome func(s
 // resolveScript finds the script (a file relative to cwd, else a command on
 // PATH) and its interpreter.
 func resolveScript(m map[string]any, a *App, opts ResolveOptions, script string, env map[string]string) error {
-	scriptAbs := nodeResolve(a.Cwd, script)
+	scriptAbs := js.NodeResolve(a.Cwd, script)
 	found := scriptAbs
 	onPath := false
 	if _, err := os.Stat(scriptAbs); err != nil {
 		pathEnv := env["PATH"]
 		if ep, ok := m["env_"+opts.EnvName].(map[string]any); ok && opts.EnvName != "" {
 			if p, ok := ep["PATH"]; ok {
-				pathEnv = toString(p)
+				pathEnv = js.ToString(p)
 			}
 		}
-		if p := lookPathIn(script, pathEnv); p != "" {
+		if p := js.LookPathIn(script, pathEnv); p != "" {
 			found, onPath = p, true
 		} else if !opts.ScriptMayBeMissing {
 			return &ScriptNotFoundError{Path: scriptAbs, App: a.Name}
@@ -249,9 +251,9 @@ func resolveScript(m map[string]any, a *App, opts ResolveOptions, script string,
 	// Interpreter.
 	interp := strOf(m, "exec_interpreter")
 	if interp == "" {
-		if it, ok := interpreterByExt[nodeExtname(found)]; ok {
+		if it, ok := interpreterByExt[js.NodeExtname(found)]; ok {
 			interp = it
-			if it == "python" && lookPathIn("python", env["PATH"]) == "" && lookPathIn("python3", env["PATH"]) != "" {
+			if it == "python" && js.LookPathIn("python", env["PATH"]) == "" && js.LookPathIn("python3", env["PATH"]) != "" {
 				interp = "python3"
 			}
 		} else if runsDirectly(found) {
@@ -278,7 +280,7 @@ func resolveInstances(m map[string]any, a *App, numCPU int) {
 	if numCPU <= 0 {
 		numCPU = runtime.NumCPU()
 	}
-	rawInst, hasInst := jsNumberValue(m["instances"])
+	rawInst, hasInst := js.NumberValue(m["instances"])
 	a.Instances = 1
 	if hasInst && !math.IsNaN(rawInst) && !math.IsInf(rawInst, 0) {
 		n := int(min(rawInst, math.MaxInt32)) // 1e30 stays huge, for the limit to refuse
@@ -293,7 +295,7 @@ func resolveInstances(m map[string]any, a *App, numCPU int) {
 		}
 	}
 	if em := strOf(m, "exec_mode"); em != "" {
-		a.ExecMode = execModeShort().ReplaceAllString(em, "${1}_mode")
+		a.ExecMode = pm2.ExecModeShort().ReplaceAllString(em, "${1}_mode")
 	} else {
 		ib := filepath.Base(a.Interpreter)
 		if hasInst && (rawInst >= 1 || rawInst == 0 || rawInst == -1) && (strings.HasSuffix(ib, "node") || strings.HasSuffix(ib, "bun")) {
@@ -307,7 +309,7 @@ func resolveInstances(m map[string]any, a *App, numCPU int) {
 // resolveLimits sets max_restarts, max_memory_restart and stop_exit_codes.
 func resolveLimits(m map[string]any, a *App) {
 	a.MaxRestarts = DefaultMaxRestarts
-	if f, ok := jsNumberValue(m["max_restarts"]); ok && !math.IsNaN(f) {
+	if f, ok := js.NumberValue(m["max_restarts"]); ok && !math.IsNaN(f) {
 		if math.IsInf(f, 1) || f > math.MaxInt32 {
 			a.MaxRestarts = math.MaxInt32
 		} else if f >= 0 {
@@ -331,7 +333,7 @@ func resolveLimits(m map[string]any, a *App) {
 		}
 	case []any:
 		for _, e := range v {
-			if f := toNumber(e); !math.IsNaN(f) {
+			if f := js.ToNumber(e); !math.IsNaN(f) {
 				a.StopExitCodes = append(a.StopExitCodes, int(f))
 			}
 		}
@@ -340,7 +342,7 @@ func resolveLimits(m map[string]any, a *App) {
 
 // resolveWatch sets watch, ignore_watch and cron_restart.
 func resolveWatch(m map[string]any, a *App) {
-	if w := m["watch"]; truthy(w) {
+	if w := m["watch"]; js.Truthy(w) {
 		a.WatchEnabled = true
 		switch x := w.(type) {
 		case []any:
@@ -358,8 +360,8 @@ func resolveWatch(m map[string]any, a *App) {
 	case string:
 		a.IgnoreWatch = []string{x}
 	}
-	if cr := m["cron_restart"]; truthy(cr) && !looseEquals(cr, 0.0) && !looseEquals(cr, "0") {
-		a.CronRestart = toString(cr)
+	if cr := m["cron_restart"]; js.Truthy(cr) && !js.LooseEquals(cr, 0.0) && !js.LooseEquals(cr, "0") {
+		a.CronRestart = js.ToString(cr)
 	}
 }
 
@@ -378,7 +380,7 @@ func resolveLogs(m map[string]any, a *App, home string, expandHome func(string) 
 		case af == "NULL" || af == "/dev/null":
 			return "/dev/null"
 		}
-		return nodeResolve(a.Cwd, af)
+		return js.NodeResolve(a.Cwd, af)
 	}
 	a.OutFile = file(m["out_file"], filepath.Join(home, "logs", fname+"-out.log"))
 	a.ErrorFile = file(m["error_file"], filepath.Join(home, "logs", fname+"-error.log"))
@@ -393,7 +395,7 @@ func resolveLogs(m map[string]any, a *App, home string, expandHome func(string) 
 			a.LogFile = file(lf, "")
 		}
 	}
-	if truthy(m["disable_logs"]) {
+	if js.Truthy(m["disable_logs"]) {
 		a.OutFile, a.ErrorFile, a.LogFile = "/dev/null", "/dev/null", ""
 	}
 
@@ -425,10 +427,10 @@ var logNameRe = lazyre.New(`[^a-zA-Z0-9\\.\-]`)
 // booleans as JavaScript prints them, objects and arrays as JSON.
 func envString(v any) string {
 	switch v.(type) {
-	case map[string]any, []any, frozenMap:
-		return jsonStringify(v)
+	case map[string]any, []any, js.FrozenMap:
+		return js.JSONStringify(v)
 	}
-	return toString(v)
+	return js.ToString(v)
 }
 
 func mergeEnvValues(dst map[string]string, v any) {
@@ -463,7 +465,7 @@ func filterEnv(env map[string]string, filter any) map[string]string {
 		next:
 			for k, v := range env {
 				for _, s := range f {
-					if strings.Contains(k, toString(s)) {
+					if strings.Contains(k, js.ToString(s)) {
 						continue next
 					}
 				}
@@ -487,12 +489,12 @@ func stringList(v any) []string {
 				out = append(out, "")
 				continue
 			}
-			out = append(out, toString(e))
+			out = append(out, js.ToString(e))
 		}
 		return out
 	case string:
 		var out []string
-		for _, e := range splitArgs(x) {
+		for _, e := range pm2.SplitArgs(x) {
 			out = append(out, e.(string))
 		}
 		return out
@@ -567,9 +569,9 @@ func ParseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid memory size %q: expected a number of bytes or a number followed by K, M or G (e.g. 300M)", s)
 	}
 	if s[len(s)-1] >= '0' && s[len(s)-1] <= '9' {
-		return int64(jsParseFloat(s)), nil
+		return int64(js.ParseFloat(s)), nil
 	}
-	return int64(unitValue(s, "bytes")), nil
+	return int64(pm2.UnitValue(s, "bytes")), nil
 }
 
 // ParseDuration parses a duration as PM2 does for min_uptime: a number of
@@ -581,9 +583,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	var ms float64
 	if s[len(s)-1] >= '0' && s[len(s)-1] <= '9' {
-		ms = jsParseFloat(s)
+		ms = js.ParseFloat(s)
 	} else {
-		ms = unitValue(s, "time")
+		ms = pm2.UnitValue(s, "time")
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
 }

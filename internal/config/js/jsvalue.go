@@ -1,4 +1,4 @@
-package config
+package js
 
 // JavaScript value semantics on plain Go values.
 //
@@ -16,7 +16,7 @@ package config
 //	object    -> map[string]any
 //
 // Values coming from Go callers (ints, []string, map[string]string, ...) are first
-// converted to this representation by fromGo.
+// converted to this representation by FromGo.
 
 import (
 	"encoding/json"
@@ -39,15 +39,15 @@ type NonFinite float64
 // MarshalJSON implements json.Marshaler: JSON.stringify writes null.
 func (NonFinite) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
 
-// frozenMap is an object whose properties cannot be changed: an ES module namespace
+// FrozenMap is an object whose properties cannot be changed: an ES module namespace
 // object (what require() returns for an .mjs file) or an Object.freeze'd object.
 // PM2's in-place edits of such an app are silently lost (sloppy mode), only its
 // schema validation applies.
-type frozenMap map[string]any
+type FrozenMap map[string]any
 
-// fromGo converts arbitrary Go values (as a CLI may build them) into the JavaScript
+// FromGo converts arbitrary Go values (as a CLI may build them) into the JavaScript
 // value representation described above.
-func fromGo(v any) any {
+func FromGo(v any) any {
 	switch x := v.(type) {
 	case nil:
 		return nil
@@ -84,7 +84,7 @@ func fromGo(v any) any {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = fromGo(e)
+			out[i] = FromGo(e)
 		}
 		return out
 	case []string:
@@ -93,16 +93,16 @@ func fromGo(v any) any {
 			out[i] = e
 		}
 		return out
-	case frozenMap:
-		out := make(frozenMap, len(x))
+	case FrozenMap:
+		out := make(FrozenMap, len(x))
 		for k, e := range x {
-			out[k] = fromGo(e)
+			out[k] = FromGo(e)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = fromGo(e)
+			out[k] = FromGo(e)
 		}
 		return out
 	case map[string]string:
@@ -117,14 +117,14 @@ func fromGo(v any) any {
 	case reflect.Slice, reflect.Array:
 		out := make([]any, rv.Len())
 		for i := range out {
-			out[i] = fromGo(rv.Index(i).Interface())
+			out[i] = FromGo(rv.Index(i).Interface())
 		}
 		return out
 	case reflect.Map:
 		out := make(map[string]any, rv.Len())
 		it := rv.MapRange()
 		for it.Next() {
-			out[fmt.Sprint(it.Key().Interface())] = fromGo(it.Value().Interface())
+			out[fmt.Sprint(it.Key().Interface())] = FromGo(it.Value().Interface())
 		}
 		return out
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -141,15 +141,15 @@ func fromGo(v any) any {
 		if rv.IsNil() {
 			return nil
 		}
-		return fromGo(rv.Elem().Interface())
+		return FromGo(rv.Elem().Interface())
 	}
 	return fmt.Sprint(v)
 }
 
-// finalize replaces NaN/±Infinity by NonFinite and -0 by 0 so that the value can be
+// Finalize replaces NaN/±Infinity by NonFinite and -0 by 0 so that the value can be
 // marshalled to JSON exactly as JSON.stringify would print it; frozen maps become
 // plain maps.
-func finalize(v any) any {
+func Finalize(v any) any {
 	switch x := v.(type) {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -162,15 +162,15 @@ func finalize(v any) any {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = finalize(e)
+			out[i] = Finalize(e)
 		}
 		return out
-	case frozenMap:
-		return finalize(map[string]any(x))
+	case FrozenMap:
+		return Finalize(map[string]any(x))
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = finalize(e)
+			out[k] = Finalize(e)
 		}
 		return out
 	}
@@ -178,7 +178,7 @@ func finalize(v any) any {
 }
 
 // jsNumber returns the float64 of a number value (including NonFinite).
-func jsNumberValue(v any) (float64, bool) {
+func NumberValue(v any) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
 		return x, true
@@ -188,8 +188,8 @@ func jsNumberValue(v any) (float64, bool) {
 	return 0, false
 }
 
-// truthy is JavaScript's ToBoolean.
-func truthy(v any) bool {
+// Truthy is JavaScript's ToBoolean.
+func Truthy(v any) bool {
 	switch x := v.(type) {
 	case nil:
 		return false
@@ -205,8 +205,8 @@ func truthy(v any) bool {
 	return true // objects and arrays, even empty ones
 }
 
-// typeTag is Object.prototype.toString.call(v) for values that are present.
-func typeTag(v any) string {
+// TypeTag is Object.prototype.toString.call(v) for values that are present.
+func TypeTag(v any) string {
 	switch v.(type) {
 	case nil:
 		return "[object Null]"
@@ -222,8 +222,8 @@ func typeTag(v any) string {
 	return "[object Object]"
 }
 
-// jsWhitespace reports whether r is a JavaScript WhiteSpace or LineTerminator.
-func jsWhitespace(r rune) bool {
+// IsWhitespace reports whether r is a JavaScript WhiteSpace or LineTerminator.
+func IsWhitespace(r rune) bool {
 	switch r {
 	case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
 		return true
@@ -231,17 +231,17 @@ func jsWhitespace(r rune) bool {
 	return r >= 0x2000 && r <= 0x200a
 }
 
-func jsTrim(s string) string     { return strings.TrimFunc(s, jsWhitespace) }
-func jsTrimLeft(s string) string { return strings.TrimLeftFunc(s, jsWhitespace) }
+func Trim(s string) string       { return strings.TrimFunc(s, IsWhitespace) }
+func jsTrimLeft(s string) string { return strings.TrimLeftFunc(s, IsWhitespace) }
 
 var (
 	decimalLiteral = lazyre.New(`^[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)`)
 	radixLiteral   = lazyre.New(`^0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)$`)
 )
 
-// stringToNumber is ToNumber applied to a string.
-func stringToNumber(s string) float64 {
-	s = jsTrim(s)
+// StringToNumber is ToNumber applied to a string.
+func StringToNumber(s string) float64 {
+	s = Trim(s)
 	if s == "" {
 		return 0
 	}
@@ -282,8 +282,8 @@ func parseDecimal(m string) float64 {
 	return f
 }
 
-// toNumber is JavaScript's ToNumber.
-func toNumber(v any) float64 {
+// ToNumber is JavaScript's ToNumber.
+func ToNumber(v any) float64 {
 	switch x := v.(type) {
 	case nil:
 		return 0
@@ -297,16 +297,16 @@ func toNumber(v any) float64 {
 	case NonFinite:
 		return float64(x)
 	case string:
-		return stringToNumber(x)
+		return StringToNumber(x)
 	case []any:
-		return stringToNumber(toString(x))
+		return StringToNumber(ToString(x))
 	}
 	return math.NaN()
 }
 
-// jsParseFloat is the global parseFloat.
-func jsParseFloat(v any) float64 {
-	s := jsTrimLeft(toString(v))
+// ParseFloat is the global parseFloat.
+func ParseFloat(v any) float64 {
+	s := jsTrimLeft(ToString(v))
 	m := decimalLiteral().FindString(s)
 	if m == "" || m == "+" || m == "-" {
 		return math.NaN()
@@ -314,9 +314,9 @@ func jsParseFloat(v any) float64 {
 	return parseDecimal(m)
 }
 
-// jsParseInt is the global parseInt with no radix.
-func jsParseInt(v any) float64 {
-	s := jsTrimLeft(toString(v))
+// ParseInt is the global parseInt with no radix.
+func ParseInt(v any) float64 {
+	s := jsTrimLeft(ToString(v))
 	sign := 1.0
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		if s[0] == '-' {
@@ -355,8 +355,8 @@ func jsParseInt(v any) float64 {
 	return sign * n
 }
 
-// numberToString is Number.prototype.toString() (radix 10).
-func numberToString(f float64) string {
+// NumberToString is Number.prototype.toString() (radix 10).
+func NumberToString(f float64) string {
 	switch {
 	case math.IsNaN(f):
 		return "NaN"
@@ -407,9 +407,9 @@ func numberToString(f float64) string {
 	return s
 }
 
-// toString is JavaScript's String(v) (ToString for primitives, Array.prototype.join
+// ToString is JavaScript's String(v) (ToString for primitives, Array.prototype.join
 // for arrays and "[object Object]" for other objects).
-func toString(v any) string {
+func ToString(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "null"
@@ -421,14 +421,14 @@ func toString(v any) string {
 		}
 		return "false"
 	case float64:
-		return numberToString(x)
+		return NumberToString(x)
 	case NonFinite:
-		return numberToString(float64(x))
+		return NumberToString(float64(x))
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {
 			if e != nil {
-				parts[i] = toString(e)
+				parts[i] = ToString(e)
 			}
 		}
 		return strings.Join(parts, ",")
@@ -436,8 +436,8 @@ func toString(v any) string {
 	return "[object Object]"
 }
 
-// looseEquals is JavaScript's a == b where b is a primitive (string, number or bool).
-func looseEquals(a, b any) bool {
+// LooseEquals is JavaScript's a == b where b is a primitive (string, number or bool).
+func LooseEquals(a, b any) bool {
 	if bb, ok := b.(bool); ok {
 		if bb {
 			b = 1.0
@@ -448,43 +448,64 @@ func looseEquals(a, b any) bool {
 	switch x := a.(type) {
 	case nil:
 		return false
-	case []any, map[string]any, frozenMap:
-		return looseEquals(toString(x), b)
+	case []any, map[string]any, FrozenMap:
+		return LooseEquals(ToString(x), b)
 	case bool:
 		n := 0.0
 		if x {
 			n = 1
 		}
-		return looseEquals(n, b)
+		return LooseEquals(n, b)
 	case string:
 		if bs, ok := b.(string); ok {
 			return x == bs
 		}
-		return stringToNumber(x) == toNumber(b)
+		return StringToNumber(x) == ToNumber(b)
 	case float64, NonFinite:
-		return toNumber(x) == toNumber(b)
+		return ToNumber(x) == ToNumber(b)
 	}
 	return false
 }
 
-// jsonStringify is JSON.stringify for our value representation (keys sorted, which
+// JSONStringify is JSON.stringify for our value representation (keys sorted, which
 // only differs from JavaScript in key order).
-func jsonStringify(v any) string {
+func JSONStringify(v any) string {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(finalize(v)); err != nil {
-		return toString(v)
+	if err := enc.Encode(Finalize(v)); err != nil {
+		return ToString(v)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// sortedKeys returns the keys of m in sorted order (for deterministic iteration).
-func sortedKeys[M ~map[string]V, V any](m M) []string {
+// SortedKeys returns the keys of m in sorted order (for deterministic iteration).
+func SortedKeys[M ~map[string]V, V any](m M) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Describe names a JavaScript value and its type for an error: 5 (a
+// number), "x" (a string).
+func Describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "…"
+		}
+		return fmt.Sprintf("%q (a string)", x)
+	case float64:
+		return ToString(x) + " (a number)"
+	case bool:
+		return fmt.Sprintf("%v (a boolean)", x)
+	case nil:
+		return "null"
+	case Undefined:
+		return "undefined"
+	}
+	return fmt.Sprintf("%T", v)
 }

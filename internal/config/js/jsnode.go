@@ -1,4 +1,4 @@
-package config
+package js
 
 import (
 	"bufio"
@@ -36,9 +36,9 @@ func nodeArch() string {
 	return runtime.GOARCH
 }
 
-func (j *jsEnv) fn(f func(call goja.FunctionCall) goja.Value) goja.Value { return j.rt.ToValue(f) }
+func (j *Env) fn(f func(call goja.FunctionCall) goja.Value) goja.Value { return j.rt.ToValue(f) }
 
-func (j *jsEnv) setupGlobals() {
+func (j *Env) setupGlobals() {
 	rt := j.rt
 	g := rt.GlobalObject()
 	_ = g.Set("global", g)
@@ -74,9 +74,9 @@ func (j *jsEnv) setupGlobals() {
 }
 
 // inspect renders a console.log argument roughly as Node.js does.
-func (j *jsEnv) inspect(v goja.Value) string {
+func (j *Env) inspect(v goja.Value) string {
 	if o, ok := v.(*goja.Object); ok && o.ClassName() != "Function" && o.ClassName() != "Error" {
-		return jsonStringify(j.export(o, map[*goja.Object]bool{}))
+		return JSONStringify(j.Export(o, map[*goja.Object]bool{}))
 	}
 	if v == nil {
 		return "undefined"
@@ -84,13 +84,13 @@ func (j *jsEnv) inspect(v goja.Value) string {
 	return v.String()
 }
 
-func (j *jsEnv) processObject() *goja.Object {
+func (j *Env) processObject() *goja.Object {
 	rt := j.rt
 	p := rt.NewObject()
 	_ = p.Set("env", rt.NewDynamicObject(j.env))
 	_ = p.Set("cwd", func(goja.FunctionCall) goja.Value { return rt.ToValue(j.cwd) })
 	_ = p.Set("chdir", func(call goja.FunctionCall) goja.Value {
-		d := j.abs(j.pathArg(call, 0, "directory"))
+		d := j.Abs(j.pathArg(call, 0, "directory"))
 		if st, err := os.Stat(d); err != nil || !st.IsDir() {
 			j.throw("ENOENT", "ENOENT: no such file or directory, chdir %s -> '%s'", j.cwd, d)
 		}
@@ -163,7 +163,7 @@ func (j *jsEnv) processObject() *goja.Object {
 }
 
 // builtin returns a built-in module by name (without the node: prefix).
-func (j *jsEnv) builtin(name string) (goja.Value, bool) {
+func (j *Env) builtin(name string) (goja.Value, bool) {
 	if v, ok := j.builtins[name]; ok {
 		return v, true
 	}
@@ -192,7 +192,7 @@ func (j *jsEnv) builtin(name string) (goja.Value, bool) {
 }
 
 // pathArg returns argument i, which must be a string (Node.js throws a TypeError).
-func (j *jsEnv) pathArg(call goja.FunctionCall, i int, what string) string {
+func (j *Env) pathArg(call goja.FunctionCall, i int, what string) string {
 	a := call.Argument(i)
 	if _, isObj := a.(*goja.Object); isObj || goja.IsUndefined(a) || goja.IsNull(a) || a.ExportType() == nil || a.ExportType().Kind().String() != "string" {
 		desc := "undefined"
@@ -227,7 +227,7 @@ func typeofValue(v goja.Value) string {
 	return "object"
 }
 
-func (j *jsEnv) pathModule() goja.Value {
+func (j *Env) pathModule() goja.Value {
 	rt := j.rt
 	m := rt.NewObject()
 	strs := func(call goja.FunctionCall) []string {
@@ -239,29 +239,29 @@ func (j *jsEnv) pathModule() goja.Value {
 	}
 	_ = m.Set("sep", "/")
 	_ = m.Set("delimiter", ":")
-	_ = m.Set("join", func(call goja.FunctionCall) goja.Value { return rt.ToValue(nodeJoin(strs(call)...)) })
-	_ = m.Set("resolve", func(call goja.FunctionCall) goja.Value { return rt.ToValue(nodeResolve(j.cwd, strs(call)...)) })
+	_ = m.Set("join", func(call goja.FunctionCall) goja.Value { return rt.ToValue(NodeJoin(strs(call)...)) })
+	_ = m.Set("resolve", func(call goja.FunctionCall) goja.Value { return rt.ToValue(NodeResolve(j.cwd, strs(call)...)) })
 	_ = m.Set("normalize", func(call goja.FunctionCall) goja.Value {
-		return rt.ToValue(nodeNormalize(j.pathArg(call, 0, "path")))
+		return rt.ToValue(NodeNormalize(j.pathArg(call, 0, "path")))
 	})
 	_ = m.Set("isAbsolute", func(call goja.FunctionCall) goja.Value {
 		return rt.ToValue(strings.HasPrefix(j.pathArg(call, 0, "path"), "/"))
 	})
 	_ = m.Set("dirname", func(call goja.FunctionCall) goja.Value {
-		return rt.ToValue(nodeDirname(j.pathArg(call, 0, "path")))
+		return rt.ToValue(NodeDirname(j.pathArg(call, 0, "path")))
 	})
 	_ = m.Set("basename", func(call goja.FunctionCall) goja.Value {
 		ext := ""
 		if !goja.IsUndefined(call.Argument(1)) {
 			ext = j.pathArg(call, 1, "ext")
 		}
-		return rt.ToValue(nodeBasename(j.pathArg(call, 0, "path"), ext))
+		return rt.ToValue(NodeBasename(j.pathArg(call, 0, "path"), ext))
 	})
 	_ = m.Set("extname", func(call goja.FunctionCall) goja.Value {
-		return rt.ToValue(nodeExtname(j.pathArg(call, 0, "path")))
+		return rt.ToValue(NodeExtname(j.pathArg(call, 0, "path")))
 	})
 	_ = m.Set("relative", func(call goja.FunctionCall) goja.Value {
-		return rt.ToValue(nodeRelative(j.cwd, j.pathArg(call, 0, "from"), j.pathArg(call, 1, "to")))
+		return rt.ToValue(NodeRelative(j.cwd, j.pathArg(call, 0, "from"), j.pathArg(call, 1, "to")))
 	})
 	_ = m.Set("toNamespacedPath", func(call goja.FunctionCall) goja.Value { return call.Argument(0) })
 	_ = m.Set("parse", func(call goja.FunctionCall) goja.Value {
@@ -271,9 +271,9 @@ func (j *jsEnv) pathModule() goja.Value {
 		if strings.HasPrefix(p, "/") {
 			root = "/"
 		}
-		base := nodeBasename(p, "")
-		ext := nodeExtname(p)
-		dir := nodeDirname(p)
+		base := NodeBasename(p, "")
+		ext := NodeExtname(p)
+		dir := NodeDirname(p)
 		if !strings.Contains(strings.TrimRight(p, "/"), "/") && root == "" {
 			dir = ""
 		}
@@ -318,7 +318,7 @@ func (j *jsEnv) pathModule() goja.Value {
 	return m
 }
 
-func (j *jsEnv) homeDir() string {
+func (j *Env) homeDir() string {
 	if h := j.env.m["HOME"]; h != "" {
 		return h
 	}
@@ -326,7 +326,7 @@ func (j *jsEnv) homeDir() string {
 	return h
 }
 
-func (j *jsEnv) osModule() goja.Value {
+func (j *Env) osModule() goja.Value {
 	rt := j.rt
 	m := rt.NewObject()
 	n := j.numCPU
@@ -382,14 +382,14 @@ func (j *jsEnv) osModule() goja.Value {
 	_ = m.Set("networkInterfaces", func(goja.FunctionCall) goja.Value { return rt.NewObject() })
 	_ = m.Set("userInfo", func(goja.FunctionCall) goja.Value {
 		o := rt.NewObject()
-		name := currentUsername()
+		name := CurrentUsername()
 		_ = o.Set("username", name)
 		_ = o.Set("uid", os.Getuid())
 		_ = o.Set("gid", os.Getgid())
 		_ = o.Set("homedir", j.homeDir())
 		shell := "/bin/sh"
 		if u, err := user.Current(); err == nil {
-			if ents, err := readColonFile("/etc/passwd"); err == nil {
+			if ents, err := ReadColonFile("/etc/passwd"); err == nil {
 				if e, ok := ents[u.Username]; ok && len(e) > 6 {
 					shell = e[6]
 				}
@@ -434,7 +434,7 @@ func memInfo(key string) int64 {
 
 // fsPath returns a path argument of an fs function (a string, a file: URL or an
 // object with an href), resolved against process.cwd().
-func (j *jsEnv) fsPath(call goja.FunctionCall) string {
+func (j *Env) fsPath(call goja.FunctionCall) string {
 	a := call.Argument(0)
 	var p string
 	if o, ok := a.(*goja.Object); ok {
@@ -449,10 +449,10 @@ func (j *jsEnv) fsPath(call goja.FunctionCall) string {
 			p = fileURLPath(p)
 		}
 	}
-	return j.abs(p)
+	return j.Abs(p)
 }
 
-func (j *jsEnv) fsError(err error, syscall, p string) {
+func (j *Env) fsError(err error, syscall, p string) {
 	code := "EIO"
 	msg := err.Error()
 	switch {
@@ -472,7 +472,7 @@ func (j *jsEnv) fsError(err error, syscall, p string) {
 	panic(e)
 }
 
-func (j *jsEnv) statObject(st os.FileInfo, lstat bool) *goja.Object {
+func (j *Env) statObject(st os.FileInfo, lstat bool) *goja.Object {
 	rt := j.rt
 	o := rt.NewObject()
 	mode := st.Mode()
@@ -495,7 +495,7 @@ func (j *jsEnv) statObject(st os.FileInfo, lstat bool) *goja.Object {
 	return o
 }
 
-func (j *jsEnv) fsModule() goja.Value {
+func (j *Env) fsModule() goja.Value {
 	rt := j.rt
 	m := rt.NewObject()
 	_ = m.Set("existsSync", func(call goja.FunctionCall) goja.Value {
@@ -503,7 +503,7 @@ func (j *jsEnv) fsModule() goja.Value {
 		if goja.IsUndefined(a) || goja.IsNull(a) {
 			return rt.ToValue(false)
 		}
-		p := j.abs(fileURLPath(a.String()))
+		p := j.Abs(fileURLPath(a.String()))
 		if _, ok := j.source[p]; ok {
 			return rt.ToValue(true)
 		}
@@ -517,7 +517,7 @@ func (j *jsEnv) fsModule() goja.Value {
 			j.fsError(err, "open", p)
 		}
 		// Without an encoding Node.js returns a Buffer; a string serves the usual
-		// uses (toString(), JSON.parse, concatenation).
+		// uses (ToString(), JSON.parse, concatenation).
 		return rt.ToValue(string(b))
 	})
 	_ = m.Set("readdirSync", func(call goja.FunctionCall) goja.Value {
@@ -631,7 +631,7 @@ func fileURLPath(s string) string {
 	return u.Path
 }
 
-func (j *jsEnv) urlModule() goja.Value {
+func (j *Env) urlModule() goja.Value {
 	rt := j.rt
 	m := rt.NewObject()
 	_ = m.Set("fileURLToPath", func(call goja.FunctionCall) goja.Value {
@@ -650,7 +650,7 @@ func (j *jsEnv) urlModule() goja.Value {
 		return rt.ToValue(fileURLPath(s))
 	})
 	_ = m.Set("pathToFileURL", func(call goja.FunctionCall) goja.Value {
-		p := j.abs(j.pathArg(call, 0, "path"))
+		p := j.Abs(j.pathArg(call, 0, "path"))
 		href := fileURL(p)
 		o := rt.NewObject()
 		_ = o.Set("href", href)

@@ -1,4 +1,4 @@
-package config
+package js
 
 import "strings"
 
@@ -26,7 +26,7 @@ func normalizeSegments(p string, allowAboveRoot bool) string {
 	return strings.Join(out, "/")
 }
 
-func nodeNormalize(p string) string {
+func NodeNormalize(p string) string {
 	if p == "" {
 		return "."
 	}
@@ -51,7 +51,7 @@ func nodeNormalize(p string) string {
 	return p
 }
 
-func nodeJoin(parts ...string) string {
+func NodeJoin(parts ...string) string {
 	var keep []string
 	for _, p := range parts {
 		if p != "" {
@@ -61,11 +61,11 @@ func nodeJoin(parts ...string) string {
 	if len(keep) == 0 {
 		return "."
 	}
-	return nodeNormalize(strings.Join(keep, "/"))
+	return NodeNormalize(strings.Join(keep, "/"))
 }
 
-// nodeResolve is path.resolve with cwd as process.cwd().
-func nodeResolve(cwd string, parts ...string) string {
+// NodeResolve is path.resolve with cwd as process.cwd().
+func NodeResolve(cwd string, parts ...string) string {
 	resolved := ""
 	abs := false
 	for i := len(parts) - 1; i >= -1 && !abs; i-- {
@@ -89,7 +89,7 @@ func nodeResolve(cwd string, parts ...string) string {
 	return resolved
 }
 
-func nodeDirname(p string) string {
+func NodeDirname(p string) string {
 	if p == "" {
 		return "."
 	}
@@ -118,7 +118,7 @@ func nodeDirname(p string) string {
 	return p[:end]
 }
 
-func nodeBasename(p, ext string) string {
+func NodeBasename(p, ext string) string {
 	// strip trailing slashes
 	end := len(p)
 	for end > 1 && p[end-1] == '/' {
@@ -138,8 +138,8 @@ func nodeBasename(p, ext string) string {
 	return base
 }
 
-func nodeExtname(p string) string {
-	base := nodeBasename(p, "")
+func NodeExtname(p string) string {
+	base := NodeBasename(p, "")
 	i := strings.LastIndexByte(base, '.')
 	if i <= 0 {
 		return ""
@@ -151,9 +151,9 @@ func nodeExtname(p string) string {
 	return base[i:]
 }
 
-func nodeRelative(cwd, from, to string) string {
-	from = nodeResolve(cwd, from)
-	to = nodeResolve(cwd, to)
+func NodeRelative(cwd, from, to string) string {
+	from = NodeResolve(cwd, from)
+	to = NodeResolve(cwd, to)
 	if from == to {
 		return ""
 	}

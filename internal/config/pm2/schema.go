@@ -1,4 +1,4 @@
-package config
+package pm2
 
 import (
 	"regexp"
@@ -147,7 +147,7 @@ func camelCase(key string) string {
 }
 
 // aliasesOf returns the names looked up, in PM2's order, when key itself is not set
-// to a truthy value: the schema aliases, last one first, then the camelCase form.
+// to a js.Truthy value: the schema aliases, last one first, then the camelCase form.
 func (o *option) aliasList() []string {
 	out := make([]string, 0, len(o.aliases)+1)
 	for i := len(o.aliases) - 1; i >= 0; i-- {
@@ -185,20 +185,3 @@ var tables = sync.OnceValue(func() *schemaTables {
 	}
 	return t
 })
-
-// Options returns the canonical PM2 option names tend understands, with the aliases
-// accepted for each (e.g. "exec_interpreter" -> ["interpreter", "execInterpreter"]).
-func Options() map[string][]string {
-	aliases := tables().aliases
-	out := make(map[string][]string, len(aliases))
-	for k, al := range aliases {
-		var keep []string
-		for _, a := range al {
-			if a != k {
-				keep = append(keep, a)
-			}
-		}
-		out[k] = keep
-	}
-	return out
-}

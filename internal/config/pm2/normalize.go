@@ -1,15 +1,15 @@
-package config
+package pm2
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/tend-dev/tend/internal/config/js"
+	"github.com/tend-dev/tend/internal/config/loaderr"
 	"github.com/tend-dev/tend/internal/lazyre"
 )
 
@@ -26,28 +26,16 @@ func defaultNormContext() normContext {
 	return normContext{
 		getenv:   os.Getenv,
 		lookPath: func(name string) bool { _, err := exec.LookPath(name); return err == nil },
-		username: currentUsername(),
+		username: js.CurrentUsername(),
 		uid:      os.Getuid(),
 	}
 }
 
-func envNormContext(env map[string]string) normContext {
+func EnvContext(env map[string]string) normContext {
 	c := defaultNormContext()
 	c.getenv = func(k string) string { return env[k] }
-	c.lookPath = func(name string) bool { return lookPathIn(name, env["PATH"]) != "" }
+	c.lookPath = func(name string) bool { return js.LookPathIn(name, env["PATH"]) != "" }
 	return c
-}
-
-func currentUsername() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	for _, k := range []string{"USER", "LNAME", "USERNAME", "SUDO_USER", "C9_USER", "LOGNAME"} {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Normalize is PM2's verifyConfs: it checks and normalizes app option maps keyed as in
@@ -58,19 +46,19 @@ func currentUsername() string {
 // The input maps are not modified. Values may be any Go values (int, []string, ...);
 // the result holds JavaScript-like values: float64, string, bool, nil, []any,
 // map[string]any, and NonFinite for NaN/Infinity.
-func Normalize(apps []map[string]any, file string) ([]map[string]any, []Warning, error) {
+func Normalize(apps []map[string]any, file string) ([]map[string]any, []loaderr.Warning, error) {
 	in := make([]any, len(apps))
 	for i, a := range apps {
-		in[i] = fromGo(a)
+		in[i] = js.FromGo(a)
 	}
-	return normalizeApps(in, file, defaultNormContext())
+	return NormalizeApps(in, file, defaultNormContext())
 }
 
-// normalizeApps runs verifyConfs over app values (objects, frozen objects or, in broken
+// NormalizeApps runs verifyConfs over app values (objects, frozen objects or, in broken
 // files, anything else).
-func normalizeApps(apps []any, file string, nc normContext) ([]map[string]any, []Warning, error) {
+func NormalizeApps(apps []any, file string, nc normContext) ([]map[string]any, []loaderr.Warning, error) {
 	out := make([]map[string]any, 0, len(apps))
-	var warnings []Warning
+	var warnings []loaderr.Warning
 	for i, v := range apps {
 		app, ws, err := verifyApp(v, i, file, nc)
 		warnings = append(warnings, ws...)
@@ -82,7 +70,7 @@ func normalizeApps(apps []any, file string, nc normContext) ([]map[string]any, [
 	return out, warnings, nil
 }
 
-var execModeShort = lazyre.New(`^(fork|cluster)$`)
+var ExecModeShort = lazyre.New(`^(fork|cluster)$`)
 
 func appLabel(app map[string]any, index int) string {
 	if s, ok := app["name"].(string); ok && s != "" {
@@ -91,7 +79,7 @@ func appLabel(app map[string]any, index int) string {
 	return fmt.Sprintf("#%d", index)
 }
 
-func verifyApp(v any, index int, file string, nc normContext) (map[string]any, []Warning, error) {
+func verifyApp(v any, index int, file string, nc normContext) (map[string]any, []loaderr.Warning, error) {
 	var app map[string]any
 	frozen := false
 	switch x := v.(type) {
@@ -100,7 +88,7 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 		for k, e := range x {
 			app[k] = e
 		}
-	case frozenMap:
+	case js.FrozenMap:
 		app = make(map[string]any, len(x))
 		for k, e := range x {
 			app[k] = e
@@ -112,50 +100,50 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 			app[strconv.Itoa(i)] = e
 		}
 	case nil:
-		return nil, nil, &LoadError{File: file, Err: fmt.Errorf("app #%d is null or undefined, expected an object", index)}
+		return nil, nil, &loaderr.LoadError{File: file, Err: fmt.Errorf("app #%d is null or undefined, expected an object", index)}
 	default: // primitives: PM2 finds no script in them
-		return nil, nil, &LoadError{File: file, Err: fmt.Errorf("app #%d is %s, not an app: each app is an object such as { name: 'api', script: 'server.js' }", index, describeValue(v))}
+		return nil, nil, &loaderr.LoadError{File: file, Err: fmt.Errorf("app #%d is %s, not an app: each app is an object such as { name: 'api', script: 'server.js' }", index, js.Describe(v))}
 	}
 	fail := func(format string, args ...any) error {
-		return &LoadError{File: file, App: appLabel(app, index), Err: fmt.Errorf(format, args...)}
+		return &loaderr.LoadError{File: file, App: appLabel(app, index), Err: fmt.Errorf(format, args...)}
 	}
 	for k, e := range app { // nested frozen objects behave as plain values from here
 		app[k] = finalizeFrozen(e)
 	}
 
-	if em, ok := app["exec_mode"]; ok && truthy(em) {
+	if em, ok := app["exec_mode"]; ok && js.Truthy(em) {
 		s, isStr := em.(string)
 		if !isStr {
-			return nil, nil, fail("exec_mode must be a string, got %s", toString(em))
+			return nil, nil, fail("exec_mode must be a string, got %s", js.ToString(em))
 		}
 		if !frozen {
-			app["exec_mode"] = execModeShort().ReplaceAllString(s, "${1}_mode")
+			app["exec_mode"] = ExecModeShort().ReplaceAllString(s, "${1}_mode")
 		}
 	}
 
 	if !frozen {
 		for _, k := range []string{"cmd", "command"} {
-			if truthy(app[k]) && !truthy(app["script"]) {
+			if js.Truthy(app[k]) && !js.Truthy(app["script"]) {
 				app["script"] = app[k]
 				delete(app, k)
 			}
 		}
-		if !truthy(app["env"]) {
+		if !js.Truthy(app["env"]) {
 			app["env"] = map[string]any{}
 		}
 		// Name from the script file name, without its extension.
-		if !truthy(app["name"]) && truthy(app["script"]) {
+		if !js.Truthy(app["name"]) && js.Truthy(app["script"]) {
 			s, ok := app["script"].(string)
 			if !ok {
-				return nil, nil, fail("script must be a string, got %s", typeTag(app["script"]))
+				return nil, nil, fail("script must be a string, got %s", js.TypeTag(app["script"]))
 			}
-			name := nodeBasename(s, "")
+			name := js.NodeBasename(s, "")
 			if dot := strings.LastIndex(name, "."); dot > 0 {
 				name = name[:dot]
 			}
 			app["name"] = name
 		}
-		if looseEquals(app["execute_command"], true) {
+		if js.LooseEquals(app["execute_command"], true) {
 			app["exec_mode"] = "fork"
 			delete(app, "execute_command")
 		}
@@ -172,17 +160,17 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 			if shell != "" {
 				app["script"] = shell
 				app["args"] = []any{"-c", s}
-				if !truthy(app["name"]) {
+				if !js.Truthy(app["name"]) {
 					app["name"] = s
 				}
 			}
 		}
 
-		if truthy(app["time"]) || nc.getenv("ASZ_MODE") != "" {
+		if js.Truthy(app["time"]) || nc.getenv("ASZ_MODE") != "" {
 			app["log_date_format"] = "YYYY-MM-DDTHH:mm:ss"
 		}
 
-		if truthy(app["uid"]) || truthy(app["gid"]) || truthy(app["user"]) {
+		if js.Truthy(app["uid"]) || js.Truthy(app["gid"]) || js.Truthy(app["user"]) {
 			if err := resolveUser(app, nc); err != nil {
 				return nil, nil, fail("%v", err)
 			}
@@ -191,17 +179,17 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 		if nc.getenv("PM2_DEEP_MONITORING") != "" {
 			app["deep_monitoring"] = true
 		}
-		if looseEquals(app["automation"], false) {
+		if js.LooseEquals(app["automation"], false) {
 			app["pmx"] = false
 		}
-		if truthy(app["disable_trace"]) {
+		if js.Truthy(app["disable_trace"]) {
 			app["trace"] = false
 			delete(app, "disable_trace")
 		}
 	}
-	var warnings []Warning
+	var warnings []loaderr.Warning
 	warn := func(key, msg string) {
-		warnings = append(warnings, Warning{File: file, App: appLabel(app, index), Key: key, Message: msg})
+		warnings = append(warnings, loaderr.Warning{File: file, App: appLabel(app, index), Key: key, Message: msg})
 	}
 	if !frozen {
 		if app["trace"] == true || app["deep_monitoring"] == true {
@@ -210,23 +198,23 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 			delete(app, "deep_monitoring")
 			warn("trace", "transaction tracing is not supported by tend; trace is set to false")
 		}
-		if looseEquals(app["instances"], "max") {
+		if js.LooseEquals(app["instances"], "max") {
 			app["instances"] = 0.0
 		}
 		if s, ok := app["instances"].(string); ok {
-			n := jsParseInt(s)
-			if !truthy(n) {
+			n := js.ParseInt(s)
+			if !js.Truthy(n) {
 				n = 0
 			}
 			app["instances"] = n
 		}
-		if _, set := app["merge_logs"]; !set && !looseEquals(app["exec_mode"], "cluster_mode") && !truthy(app["instances"]) {
+		if _, set := app["merge_logs"]; !set && !js.LooseEquals(app["exec_mode"], "cluster_mode") && !js.Truthy(app["instances"]) {
 			app["merge_logs"] = true
 		}
 	}
 
-	if cr, ok := app["cron_restart"]; ok && truthy(cr) {
-		if !(looseEquals(cr, 0.0) || looseEquals(cr, "0")) {
+	if cr, ok := app["cron_restart"]; ok && js.Truthy(cr) {
+		if !(js.LooseEquals(cr, 0.0) || js.LooseEquals(cr, "0")) {
 			if err := checkCron(cr); err != nil {
 				return nil, warnings, fail("Cron pattern error: %v", err)
 			}
@@ -235,7 +223,7 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 
 	res, errs, unknown := validateOptions(app)
 	if len(errs) > 0 {
-		return nil, warnings, &LoadError{File: file, App: appLabel(app, index), Err: &ValidationError{Problems: errs}}
+		return nil, warnings, &loaderr.LoadError{File: file, App: appLabel(app, index), Err: &ValidationError{Problems: errs}}
 	}
 	for _, k := range unknown {
 		if target, ok := tables().target[k]; ok {
@@ -256,12 +244,12 @@ func verifyApp(v any, index int, file string, nc normContext) (map[string]any, [
 		}
 		warn(k, msg)
 	}
-	return finalize(res).(map[string]any), warnings, nil
+	return js.Finalize(res).(map[string]any), warnings, nil
 }
 
 func finalizeFrozen(v any) any {
 	switch x := v.(type) {
-	case frozenMap:
+	case js.FrozenMap:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
 			m[k] = finalizeFrozen(e)
@@ -308,7 +296,7 @@ func validateOptions(app map[string]any) (map[string]any, []string, []string) {
 		// tend's own options keep their falsy values (log_retain: 0 keeps
 		// every rotated file, log_compress: false overrides tend.json).
 		for _, a := range tab.aliases[o.key] {
-			if !present || (!truthy(val) && !tendOptions[o.key]) {
+			if !present || (!js.Truthy(val) && !tendOptions[o.key]) {
 				val, present = app[a]
 			}
 		}
@@ -328,13 +316,13 @@ func validateOptions(app map[string]any) (map[string]any, []string, []string) {
 		res[o.key] = nv
 	}
 	var unknown []string
-	for _, k := range sortedKeys(app) {
+	for _, k := range js.SortedKeys(app) {
 		if consumed[k] {
 			continue
 		}
 		if tab.envPattern.pattern().MatchString(k) {
 			v := app[k]
-			if nv, ok := checkValue(k, v, tab.envPattern, &errs); ok && truthy(nv) {
+			if nv, ok := checkValue(k, v, tab.envPattern, &errs); ok && js.Truthy(nv) {
 				res[k] = v
 			}
 			continue
@@ -356,9 +344,9 @@ func checkValue(key string, value any, o *option, errs *[]string) (any, bool) {
 			hasNumber = true
 		}
 	}
-	tag := typeTag(value)
+	tag := js.TypeTag(value)
 	if tag != "[object Boolean]" && hasNumber && !isNaNValue(value) {
-		value = jsParseFloat(value)
+		value = js.ParseFloat(value)
 		tag = "[object Number]"
 	}
 	found := false
@@ -380,32 +368,32 @@ func checkValue(key string, value any, o *option, errs *[]string) (any, bool) {
 		return nil, false
 	}
 	if f, ok := value.(float64); ok && o.min != nil && f < *o.min {
-		*errs = append(*errs, fmt.Sprintf("The minimum of %q is %s, but now is %s", key, numberToString(*o.min), numberToString(f)))
+		*errs = append(*errs, fmt.Sprintf("The minimum of %q is %s, but now is %s", key, js.NumberToString(*o.min), js.NumberToString(f)))
 		return nil, false
 	}
 	if s, ok := value.(string); ok && len(tags) > 1 && tags[0] == "[object Array]" {
-		value = splitArgs(s)
+		value = SplitArgs(s)
 	}
 	if s, ok := value.(string); ok && o.unit != "" && len(s) >= 2 {
-		value = unitValue(s, o.unit)
+		value = UnitValue(s, o.unit)
 	}
 	return value, true
 }
 
 func isNaNValue(v any) bool {
-	f := toNumber(v)
+	f := js.ToNumber(v)
 	return f != f
 }
 
-// splitArgs splits a command-line string as PM2 does: on whitespace, keeping
+// SplitArgs splits a command-line string as PM2 does: on whitespace, keeping
 // quoted parts (and key="quoted value" parts) together and dropping the outer quotes.
-func splitArgs(s string) []any {
+func SplitArgs(s string) []any {
 	out := []any{}
 	for _, m := range argToken().FindAllString(s, -1) {
 		if len(m) >= 2 && ((m[0] == '"' && m[len(m)-1] == '"') || (m[0] == '\'' && m[len(m)-1] == '\'')) {
 			m = m[1 : len(m)-1]
 		}
-		if strings.TrimFunc(m, jsWhitespace) != "" {
+		if strings.TrimFunc(m, js.IsWhitespace) != "" {
 			out = append(out, m)
 		}
 	}
@@ -414,9 +402,9 @@ func splitArgs(s string) []any {
 
 var argToken = lazyre.New(`[^\s"'=]+="[^"]*"|[^\s"'=]+='[^']*'|"([^"]*)"|'([^']*)'|\S+`)
 
-// unitValue converts "300M" or "10s" with PM2's multipliers; any other last letter
+// UnitValue converts "300M" or "10s" with PM2's multipliers; any other last letter
 // gives NaN, as in PM2.
-func unitValue(s, unit string) float64 {
+func UnitValue(s, unit string) float64 {
 	var mult float64
 	last := s[len(s)-1]
 	switch unit {
@@ -426,9 +414,9 @@ func unitValue(s, unit string) float64 {
 		mult = map[byte]float64{'h': 3600e3, 'm': 60e3, 's': 1e3}[last]
 	}
 	if mult == 0 {
-		return jsParseFloat("") // NaN
+		return js.ParseFloat("") // NaN
 	}
-	return jsParseFloat(s[:len(s)-1]) * mult
+	return js.ParseFloat(s[:len(s)-1]) * mult
 }
 
 // resolveUser implements PM2's uid/gid/user handling: only root may use them, the
@@ -438,85 +426,36 @@ func resolveUser(app map[string]any, nc normContext) error {
 	if nc.getenv("NODE_ENV") != "test" && nc.uid != 0 {
 		return errors.New("To use UID and GID please run PM2 as root")
 	}
-	users, err := readColonFile("/etc/passwd")
+	users, err := js.ReadColonFile("/etc/passwd")
 	if err != nil {
 		return err
 	}
 	who := app["uid"]
-	if !truthy(who) {
+	if !js.Truthy(who) {
 		who = app["user"]
 	}
-	u, ok := users[toString(who)]
+	u, ok := users[js.ToString(who)]
 	if !ok || len(u) < 7 {
-		return fmt.Errorf("User %s cannot be found", toString(who))
+		return fmt.Errorf("User %s cannot be found", js.ToString(who))
 	}
 	if env, ok := app["env"].(map[string]any); ok {
 		env["HOME"] = u[5]
 	}
-	app["uid"] = jsParseInt(u[2])
-	if truthy(app["gid"]) {
-		groups, err := readColonFile("/etc/group")
+	app["uid"] = js.ParseInt(u[2])
+	if js.Truthy(app["gid"]) {
+		groups, err := js.ReadColonFile("/etc/group")
 		if err != nil {
 			return err
 		}
-		g, ok := groups[toString(app["gid"])]
+		g, ok := groups[js.ToString(app["gid"])]
 		if !ok || len(g) < 3 {
-			return fmt.Errorf("Group %s cannot be found", toString(app["gid"]))
+			return fmt.Errorf("Group %s cannot be found", js.ToString(app["gid"]))
 		}
-		app["gid"] = jsParseInt(g[2])
+		app["gid"] = js.ParseInt(g[2])
 	} else {
-		app["gid"] = jsParseInt(u[3])
+		app["gid"] = js.ParseInt(u[3])
 	}
 	return nil
-}
-
-// readColonFile reads /etc/passwd or /etc/group into entries keyed by name and by id.
-func readColonFile(path string) (map[string][]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string][]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) < 3 {
-			continue
-		}
-		m[f[0]] = f
-		m[f[2]] = f
-	}
-	return m, nil
-}
-
-// lookPathIn finds an executable named name in the directories of pathEnv; names
-// with a slash are checked as they are. It returns "" when not found.
-func lookPathIn(name, pathEnv string) string {
-	if name == "" {
-		return ""
-	}
-	isExec := func(p string) bool {
-		st, err := os.Stat(p)
-		return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-	}
-	if strings.Contains(name, "/") {
-		return "" // a path, not a command name
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if isExec(p) {
-			if abs, err := filepath.Abs(p); err == nil {
-				return abs
-			}
-			return p
-		}
-	}
-	return ""
 }
 
 // suggestOption returns the known option name closest to an unknown key (at most one
@@ -537,7 +476,7 @@ func suggestOption(key string) string {
 			try(o.key)
 		}
 	}
-	for _, a := range sortedKeys(tables().target) {
+	for _, a := range js.SortedKeys(tables().target) {
 		try(a)
 	}
 	return best

@@ -1,4 +1,4 @@
-package config
+package js
 
 import (
 	"errors"
@@ -16,6 +16,7 @@ import (
 	"github.com/dop251/goja/file"
 	"github.com/dop251/goja/parser"
 
+	"github.com/tend-dev/tend/internal/config/loaderr"
 	"github.com/tend-dev/tend/internal/lazyre"
 )
 
@@ -39,7 +40,7 @@ func (e *UnsupportedModuleError) Error() string {
 	return fmt.Sprintf("cannot load module %q: tend evaluates ecosystem files without Node.js and supports only path, os, fs, url, dotenv and relative .json/.js files", e.Module)
 }
 
-func (e *UnsupportedModuleError) Is(target error) bool { return target == ErrUnsupportedModule }
+func (e *UnsupportedModuleError) Is(target error) bool { return target == loaderr.ErrUnsupportedModule }
 
 type jsModule struct {
 	obj     *goja.Object // the CommonJS module object, nil for ES modules
@@ -47,7 +48,7 @@ type jsModule struct {
 	loading bool
 }
 
-type jsEnv struct {
+type Env struct {
 	rt       *goja.Runtime
 	env      *envObject
 	cwd      string
@@ -64,11 +65,11 @@ type jsEnv struct {
 	timeout  time.Duration
 }
 
-func newJSEnv(env map[string]string, cwd string, numCPU int, out io.Writer, argv []string) *jsEnv {
+func NewEnv(env map[string]string, cwd string, numCPU int, out io.Writer, argv []string) *Env {
 	if out == nil {
 		out = io.Discard
 	}
-	j := &jsEnv{
+	j := &Env{
 		rt:       goja.New(),
 		cwd:      cwd,
 		numCPU:   numCPU,
@@ -89,7 +90,7 @@ func newJSEnv(env map[string]string, cwd string, numCPU int, out io.Writer, argv
 }
 
 // throw raises a JavaScript Error with a Node-like code property.
-func (j *jsEnv) throw(code, format string, args ...any) {
+func (j *Env) throw(code, format string, args ...any) {
 	e := j.rt.NewGoError(fmt.Errorf(format, args...))
 	if code != "" {
 		_ = e.Set("code", code)
@@ -97,15 +98,15 @@ func (j *jsEnv) throw(code, format string, args ...any) {
 	panic(e)
 }
 
-func (j *jsEnv) throwErr(err error) {
+func (j *Env) throwErr(err error) {
 	panic(j.rt.NewGoError(err))
 }
 
-func (j *jsEnv) abs(p string) string {
-	return nodeResolve(j.cwd, p)
+func (j *Env) Abs(p string) string {
+	return NodeResolve(j.cwd, p)
 }
 
-func (j *jsEnv) readFile(p string) ([]byte, error) {
+func (j *Env) readFile(p string) ([]byte, error) {
 	if b, ok := j.source[p]; ok {
 		return b, nil
 	}
@@ -115,8 +116,8 @@ func (j *jsEnv) readFile(p string) ([]byte, error) {
 // ---- evaluation -----------------------------------------------------------------
 
 // parse parses src (already wrapped) as the file name, converting syntax errors to
-// LoadError with positions in the original source.
-func (j *jsEnv) parse(name, src string, strict bool) (*goja.Program, *ast.Program, error) {
+// loaderr.LoadError with positions in the original source.
+func (j *Env) parse(name, src string, strict bool) (*goja.Program, *ast.Program, error) {
 	prg, err := parser.ParseFile(nil, name, src, 0, parser.WithDisableSourceMaps)
 	if err != nil {
 		var el parser.ErrorList
@@ -124,7 +125,7 @@ func (j *jsEnv) parse(name, src string, strict bool) (*goja.Program, *ast.Progra
 			pos := el[0].Position
 			return nil, nil, j.posError(name, pos.Line, pos.Column, errors.New("SyntaxError: "+el[0].Message))
 		}
-		return nil, nil, &LoadError{File: name, Err: err}
+		return nil, nil, &loaderr.LoadError{File: name, Err: err}
 	}
 	p, err := goja.CompileAST(prg, strict)
 	if err != nil {
@@ -133,23 +134,23 @@ func (j *jsEnv) parse(name, src string, strict bool) (*goja.Program, *ast.Progra
 			pos := ce.File.Position(ce.Offset)
 			return nil, nil, j.posError(name, pos.Line, pos.Column, errors.New("SyntaxError: "+ce.Message))
 		}
-		return nil, nil, &LoadError{File: name, Err: err}
+		return nil, nil, &loaderr.LoadError{File: name, Err: err}
 	}
 	return p, prg, nil
 }
 
-func (j *jsEnv) posError(name string, line, col int, err error) *LoadError {
+func (j *Env) posError(name string, line, col int, err error) *loaderr.LoadError {
 	if line == 1 {
 		col -= j.col1[name]
 		if col < 1 {
 			col = 1
 		}
 	}
-	return &LoadError{File: name, Line: line, Col: col, Err: err}
+	return &loaderr.LoadError{File: name, Line: line, Col: col, Err: err}
 }
 
-// run executes fn, converting JavaScript exceptions and interrupts into LoadError.
-func (j *jsEnv) run(name string, fn func() (goja.Value, error)) (v goja.Value, err error) {
+// run executes fn, converting JavaScript exceptions and interrupts into loaderr.LoadError.
+func (j *Env) run(name string, fn func() (goja.Value, error)) (v goja.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if ex, ok := r.(*goja.Exception); ok {
@@ -169,18 +170,18 @@ func (j *jsEnv) run(name string, fn func() (goja.Value, error)) (v goja.Value, e
 		var ie *goja.InterruptedError
 		switch {
 		case errors.As(err, &ie):
-			err = &LoadError{File: name, Err: fmt.Errorf("evaluation did not finish within %s", j.timeout)}
+			err = &loaderr.LoadError{File: name, Err: fmt.Errorf("evaluation did not finish within %s", j.timeout)}
 		case errors.As(err, &ex):
 			err = j.exceptionError(name, ex)
-		case errors.As(err, new(*LoadError)):
+		case errors.As(err, new(*loaderr.LoadError)):
 		default:
-			err = &LoadError{File: name, Err: err}
+			err = &loaderr.LoadError{File: name, Err: err}
 		}
 	}
 	return v, err
 }
 
-func (j *jsEnv) wrapThrown(o *goja.Object) *goja.Exception {
+func (j *Env) wrapThrown(o *goja.Object) *goja.Exception {
 	// Re-throw inside JavaScript to get an Exception with a stack.
 	f, _ := goja.AssertFunction(j.rt.ToValue(func(goja.FunctionCall) goja.Value { panic(o) }))
 	_, err := f(goja.Undefined())
@@ -191,11 +192,11 @@ func (j *jsEnv) wrapThrown(o *goja.Object) *goja.Exception {
 	return nil
 }
 
-// exceptionError converts a JavaScript exception into a LoadError at the innermost
+// exceptionError converts a JavaScript exception into a loaderr.LoadError at the innermost
 // position inside one of the evaluated files.
-func (j *jsEnv) exceptionError(name string, ex *goja.Exception) error {
+func (j *Env) exceptionError(name string, ex *goja.Exception) error {
 	if ex == nil {
-		return &LoadError{File: name, Err: errors.New("evaluation failed")}
+		return &loaderr.LoadError{File: name, Err: errors.New("evaluation failed")}
 	}
 	var msg error
 	if goErr := ex.Unwrap(); goErr != nil {
@@ -205,7 +206,7 @@ func (j *jsEnv) exceptionError(name string, ex *goja.Exception) error {
 	} else {
 		msg = errors.New(j.describe(ex.Value()))
 	}
-	if le, ok := msg.(*LoadError); ok {
+	if le, ok := msg.(*loaderr.LoadError); ok {
 		return le
 	}
 	for _, fr := range ex.Stack() {
@@ -215,13 +216,13 @@ func (j *jsEnv) exceptionError(name string, ex *goja.Exception) error {
 			return j.posError(src, pos.Line, pos.Column, msg)
 		}
 	}
-	return &LoadError{File: name, Err: msg}
+	return &loaderr.LoadError{File: name, Err: msg}
 }
 
-func (j *jsEnv) loadErrorOf(v goja.Value) *LoadError {
+func (j *Env) loadErrorOf(v goja.Value) *loaderr.LoadError {
 	if o, ok := v.(*goja.Object); ok {
 		if v := o.Get("__tendLoadError"); v != nil {
-			if le, ok := v.Export().(*LoadError); ok {
+			if le, ok := v.Export().(*loaderr.LoadError); ok {
 				return le
 			}
 		}
@@ -230,7 +231,7 @@ func (j *jsEnv) loadErrorOf(v goja.Value) *LoadError {
 }
 
 // describe renders a thrown value as Node prints it: "Name: message".
-func (j *jsEnv) describe(v goja.Value) string {
+func (j *Env) describe(v goja.Value) string {
 	if o, ok := v.(*goja.Object); ok {
 		if m := o.Get("message"); m != nil && !goja.IsUndefined(m) {
 			n := o.Get("name")
@@ -247,7 +248,7 @@ func (j *jsEnv) describe(v goja.Value) string {
 }
 
 // withTimeout runs fn with an interrupt after j.timeout.
-func (j *jsEnv) withTimeout(fn func() error) error {
+func (j *Env) WithTimeout(fn func() error) error {
 	t := time.AfterFunc(j.timeout, func() { j.rt.Interrupt("timeout") })
 	defer t.Stop()
 	return fn()
@@ -265,7 +266,7 @@ func prepareSource(b []byte) string {
 const cjsPrefix = "(function (exports, require, module, __filename, __dirname) { "
 
 // evalCJS evaluates a CommonJS module and returns module.exports.
-func (j *jsEnv) evalCJS(filename string, src string) (goja.Value, error) {
+func (j *Env) evalCJS(filename string, src string) (goja.Value, error) {
 	mod := j.modules[filename]
 	if mod == nil {
 		mod = &jsModule{}
@@ -296,7 +297,7 @@ func (j *jsEnv) evalCJS(filename string, src string) (goja.Value, error) {
 		fn, _ := goja.AssertFunction(fv)
 		req := j.requireFunc(filename)
 		_ = module.Set("require", req)
-		return fn(exports, exports, req, module, j.rt.ToValue(filename), j.rt.ToValue(nodeDirname(filename)))
+		return fn(exports, exports, req, module, j.rt.ToValue(filename), j.rt.ToValue(NodeDirname(filename)))
 	})
 	if err != nil {
 		return nil, err
@@ -306,7 +307,7 @@ func (j *jsEnv) evalCJS(filename string, src string) (goja.Value, error) {
 }
 
 // evalESM evaluates an ES module and returns its (frozen) namespace object.
-func (j *jsEnv) evalESM(filename string, src string) (*goja.Object, error) {
+func (j *Env) evalESM(filename string, src string) (*goja.Object, error) {
 	mod := j.modules[filename]
 	if mod == nil {
 		mod = &jsModule{}
@@ -314,7 +315,7 @@ func (j *jsEnv) evalESM(filename string, src string) (*goja.Object, error) {
 	}
 	t, err := parseESM(src)
 	if err != nil {
-		return nil, &LoadError{File: filename, Err: fmt.Errorf("SyntaxError: %v", err)}
+		return nil, &loaderr.LoadError{File: filename, Err: fmt.Errorf("SyntaxError: %v", err)}
 	}
 	prefix := "(function (__esm, __tend_import, __tend_meta) { " + strings.Join(t.imports, " ") + " "
 	j.col1[filename] = len(prefix)
@@ -355,7 +356,7 @@ func (j *jsEnv) evalESM(filename string, src string) (*goja.Object, error) {
 	meta := j.rt.NewObject()
 	_ = meta.Set("url", fileURL(filename))
 	_ = meta.Set("filename", filename)
-	_ = meta.Set("dirname", nodeDirname(filename))
+	_ = meta.Set("dirname", NodeDirname(filename))
 	imp := j.importFunc(filename)
 	res, err := j.run(filename, func() (goja.Value, error) {
 		fv, err := j.rt.RunProgram(prg)
@@ -380,7 +381,7 @@ func (j *jsEnv) evalESM(filename string, src string) (*goja.Object, error) {
 
 // settle checks the promise returned by an async module body (pending jobs have run
 // when the call returned).
-func (j *jsEnv) settle(filename string, v goja.Value) error {
+func (j *Env) settle(filename string, v goja.Value) error {
 	p, ok := v.Export().(*goja.Promise)
 	if !ok {
 		return nil
@@ -410,9 +411,9 @@ func (j *jsEnv) settle(filename string, v goja.Value) error {
 				}
 			}
 		}
-		return &LoadError{File: filename, Err: msg}
+		return &loaderr.LoadError{File: filename, Err: msg}
 	}
-	return &LoadError{File: filename, Err: errors.New("top-level await did not settle: tend runs no event loop (timers and I/O callbacks never fire)")}
+	return &loaderr.LoadError{File: filename, Err: errors.New("top-level await did not settle: tend runs no event loop (timers and I/O callbacks never fire)")}
 }
 
 var stackPos = lazyre.New(`at (?:[^\n(]*\()?([^\n():]+):(\d+):(\d+)`)
@@ -517,7 +518,7 @@ func fileURL(p string) string {
 // evalJSONExpr evaluates a .json ecosystem file as PM2 does: as the JavaScript
 // expression "(" + source + ")" in the global scope (comments, trailing commas and
 // unquoted keys are accepted).
-func (j *jsEnv) evalJSONExpr(filename, src string) (goja.Value, error) {
+func (j *Env) EvalJSONExpr(filename, src string) (goja.Value, error) {
 	j.col1[filename] = 1
 	prg, _, err := j.parse(filename, "("+src+")", false)
 	if err != nil {
@@ -530,7 +531,7 @@ func (j *jsEnv) evalJSONExpr(filename, src string) (goja.Value, error) {
 // at its end (PM2 reads it as "(" + file + ")", so the parser complains of
 // an unexpected ")"): which bracket or string is left open, and where.
 func explainJSONError(src string, err error) error {
-	var le *LoadError
+	var le *loaderr.LoadError
 	if !errors.As(err, &le) || le.Line == 0 {
 		return err
 	}
@@ -627,7 +628,7 @@ func isESMFile(p string) bool { return strings.HasSuffix(p, ".mjs") }
 
 // loadFile evaluates a JavaScript file and returns what require() gives: the
 // module.exports of a CommonJS module or the namespace of an ES module.
-func (j *jsEnv) loadFile(filename string) (goja.Value, bool, error) {
+func (j *Env) LoadFile(filename string) (goja.Value, bool, error) {
 	if m, ok := j.modules[filename]; ok {
 		if m.ns != nil {
 			return m.ns, true, nil
@@ -648,7 +649,7 @@ func (j *jsEnv) loadFile(filename string) (goja.Value, bool, error) {
 	v, err := j.evalCJS(filename, src)
 	if err != nil && !strings.HasSuffix(filename, ".cjs") {
 		// Like Node.js 22, a .js file with ES module syntax is loaded as an ES module.
-		var le *LoadError
+		var le *loaderr.LoadError
 		if errors.As(err, &le) && le.Line > 0 && strings.HasPrefix(le.Err.Error(), "SyntaxError") {
 			if t, perr := parseESM(src); perr == nil && t.found {
 				delete(j.modules, filename)
@@ -665,8 +666,8 @@ func isRelative(spec string) bool {
 }
 
 // resolveFile finds the file a relative require refers to, as Node.js does.
-func (j *jsEnv) resolveFile(dir, spec string) string {
-	base := nodeResolve(j.cwd, dir, spec)
+func (j *Env) resolveFile(dir, spec string) string {
+	base := NodeResolve(j.cwd, dir, spec)
 	isFile := func(p string) bool {
 		if _, ok := j.source[p]; ok {
 			return true
@@ -690,7 +691,7 @@ func (j *jsEnv) resolveFile(dir, spec string) string {
 }
 
 // requireValue implements require(spec) from the file `from`.
-func (j *jsEnv) requireValue(from, spec string) (goja.Value, bool) {
+func (j *Env) requireValue(from, spec string) (goja.Value, bool) {
 	name := strings.TrimPrefix(spec, "node:")
 	if v, ok := j.builtin(name); ok {
 		return v, false
@@ -698,7 +699,7 @@ func (j *jsEnv) requireValue(from, spec string) (goja.Value, bool) {
 	if !isRelative(spec) {
 		j.throwErr(&UnsupportedModuleError{Module: spec, File: filepath.Base(from)})
 	}
-	p := j.resolveFile(nodeDirname(from), spec)
+	p := j.resolveFile(NodeDirname(from), spec)
 	if p == "" {
 		e := j.rt.NewGoError(fmt.Errorf("Cannot find module '%s'\nRequire stack:\n- %s", spec, from))
 		_ = e.Set("code", "MODULE_NOT_FOUND")
@@ -721,9 +722,9 @@ func (j *jsEnv) requireValue(from, spec string) (goja.Value, bool) {
 		}
 		return v, false
 	}
-	v, isESM, err := j.loadFile(p)
+	v, isESM, err := j.LoadFile(p)
 	if err != nil {
-		var le *LoadError
+		var le *loaderr.LoadError
 		if errors.As(err, &le) {
 			e := j.rt.NewGoError(err)
 			_ = e.Set("__tendLoadError", le)
@@ -734,7 +735,7 @@ func (j *jsEnv) requireValue(from, spec string) (goja.Value, bool) {
 	return v, isESM
 }
 
-func (j *jsEnv) requireFunc(from string) goja.Value {
+func (j *Env) requireFunc(from string) goja.Value {
 	req := j.rt.ToValue(func(call goja.FunctionCall) goja.Value {
 		spec := call.Argument(0)
 		if goja.IsUndefined(spec) || spec.ExportType() == nil || spec.ExportType().Kind().String() != "string" {
@@ -749,7 +750,7 @@ func (j *jsEnv) requireFunc(from string) goja.Value {
 			return j.rt.ToValue(spec)
 		}
 		if isRelative(spec) {
-			if p := j.resolveFile(nodeDirname(from), spec); p != "" {
+			if p := j.resolveFile(NodeDirname(from), spec); p != "" {
 				return j.rt.ToValue(p)
 			}
 		}
@@ -762,7 +763,7 @@ func (j *jsEnv) requireFunc(from string) goja.Value {
 
 // importFunc returns the __tend_import helper of an ES module: the namespace of an ES
 // module, or {default: module.exports, ...module.exports} for CommonJS and built-ins.
-func (j *jsEnv) importFunc(from string) goja.Value {
+func (j *Env) importFunc(from string) goja.Value {
 	return j.rt.ToValue(func(call goja.FunctionCall) goja.Value {
 		v, isESM := j.requireValue(from, call.Argument(0).String())
 		if isESM {
@@ -781,13 +782,13 @@ func (j *jsEnv) importFunc(from string) goja.Value {
 
 // ---- exporting values to Go --------------------------------------------------------
 
-type undefinedValue struct{}
+type Undefined struct{}
 
 // export converts a JavaScript value into the Go representation of jsvalue.go.
-// Functions, symbols and undefined give undefinedValue{}.
-func (j *jsEnv) export(v goja.Value, seen map[*goja.Object]bool) any {
+// Functions, symbols and undefined give Undefined{}.
+func (j *Env) Export(v goja.Value, seen map[*goja.Object]bool) any {
 	if v == nil || goja.IsUndefined(v) {
-		return undefinedValue{}
+		return Undefined{}
 	}
 	if goja.IsNull(v) {
 		return nil
@@ -807,7 +808,7 @@ func (j *jsEnv) export(v goja.Value, seen map[*goja.Object]bool) any {
 			return nil
 		default:
 			if _, ok := v.(*goja.Symbol); ok {
-				return undefinedValue{}
+				return Undefined{}
 			}
 			return v.String() // BigInt
 		}
@@ -819,13 +820,13 @@ func (j *jsEnv) export(v goja.Value, seen map[*goja.Object]bool) any {
 	defer delete(seen, o)
 	switch o.ClassName() {
 	case "Function":
-		return undefinedValue{}
+		return Undefined{}
 	case "Array":
 		n := int(toLength(o.Get("length")))
 		out := make([]any, n)
 		for i := 0; i < n; i++ {
-			e := j.export(o.Get(strconv.Itoa(i)), seen)
-			if _, u := e.(undefinedValue); u {
+			e := j.Export(o.Get(strconv.Itoa(i)), seen)
+			if _, u := e.(Undefined); u {
 				e = nil
 			}
 			out[i] = e
@@ -834,26 +835,26 @@ func (j *jsEnv) export(v goja.Value, seen map[*goja.Object]bool) any {
 	case "String", "Number", "Boolean":
 		if f, ok := goja.AssertFunction(o.Get("valueOf")); ok {
 			if pv, err := f(o); err == nil {
-				return j.export(pv, seen)
+				return j.Export(pv, seen)
 			}
 		}
 	case "Date":
 		if f, ok := goja.AssertFunction(o.Get("toJSON")); ok {
 			if pv, err := f(o); err == nil {
-				return j.export(pv, seen)
+				return j.Export(pv, seen)
 			}
 		}
 	}
 	m := make(map[string]any)
 	for _, k := range o.Keys() {
-		e := j.export(o.Get(k), seen)
-		if _, u := e.(undefinedValue); u {
+		e := j.Export(o.Get(k), seen)
+		if _, u := e.(Undefined); u {
 			continue
 		}
 		m[k] = e
 	}
 	if fr, err := j.isFrozen(goja.Undefined(), o); err == nil && fr.ToBoolean() {
-		return frozenMap(m)
+		return FrozenMap(m)
 	}
 	return m
 }
@@ -880,7 +881,7 @@ type envObject struct {
 
 func newEnvObject(rt *goja.Runtime, env map[string]string) *envObject {
 	e := &envObject{rt: rt, m: map[string]string{}}
-	keys := sortedKeys(env)
+	keys := SortedKeys(env)
 	for _, k := range keys {
 		e.m[k] = env[k]
 	}
@@ -924,7 +925,7 @@ func (e *envObject) Delete(key string) bool {
 
 func (e *envObject) Keys() []string { return append([]string(nil), e.keys...) }
 
-func (e *envObject) snapshot() map[string]string {
+func (e *envObject) Snapshot() map[string]string {
 	out := make(map[string]string, len(e.m))
 	for k, v := range e.m {
 		out[k] = v

@@ -1,4 +1,4 @@
-package config
+package js
 
 import (
 	"fmt"
@@ -86,7 +86,7 @@ func (s *jsScanner) skipSpace() bool {
 			}
 		case c >= 0x80:
 			r, size := utf8.DecodeRuneInString(s.src[s.pos:])
-			if !jsWhitespace(r) {
+			if !IsWhitespace(r) {
 				return nl
 			}
 			if r == 0x2028 || r == 0x2029 {

@@ -1,4 +1,4 @@
-package config
+package js
 
 import (
 	"os"
@@ -42,17 +42,17 @@ func ParseDotenv(src string) map[string]string {
 
 // dotenvConfig loads .env files into target (process.env by default) the way
 // dotenv.config does; it returns the parsed values and the last read error.
-func (j *jsEnv) dotenvConfig(paths []string, override bool, target *goja.Object) (map[string]string, error) {
+func (j *Env) dotenvConfig(paths []string, override bool, target *goja.Object) (map[string]string, error) {
 	if len(paths) == 0 {
-		paths = []string{nodeResolve(j.cwd, ".env")}
+		paths = []string{NodeResolve(j.cwd, ".env")}
 	}
 	parsedAll := map[string]string{}
 	var lastErr error
 	for _, p := range paths {
 		if strings.HasPrefix(p, "~") {
-			p = nodeJoin(j.homeDir(), p[1:])
+			p = NodeJoin(j.homeDir(), p[1:])
 		}
-		b, err := j.readFile(j.abs(p))
+		b, err := j.readFile(j.Abs(p))
 		if err != nil {
 			lastErr = err
 			continue
@@ -63,7 +63,7 @@ func (j *jsEnv) dotenvConfig(paths []string, override bool, target *goja.Object)
 			}
 		}
 	}
-	for _, k := range sortedKeys(parsedAll) {
+	for _, k := range SortedKeys(parsedAll) {
 		v := parsedAll[k]
 		if target == nil {
 			if _, exists := j.env.m[k]; !exists || override {
@@ -87,7 +87,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (j *jsEnv) dotenvModule() goja.Value {
+func (j *Env) dotenvModule() goja.Value {
 	rt := j.rt
 	m := rt.NewObject()
 	config := func(call goja.FunctionCall) goja.Value {
@@ -116,7 +116,7 @@ func (j *jsEnv) dotenvModule() goja.Value {
 		parsed, err := j.dotenvConfig(paths, override, target)
 		res := rt.NewObject()
 		po := rt.NewObject()
-		for _, k := range sortedKeys(parsed) {
+		for _, k := range SortedKeys(parsed) {
 			_ = po.Set(k, parsed[k])
 		}
 		_ = res.Set("parsed", po)
@@ -134,7 +134,7 @@ func (j *jsEnv) dotenvModule() goja.Value {
 	_ = m.Set("parse", func(call goja.FunctionCall) goja.Value {
 		o := rt.NewObject()
 		parsed := ParseDotenv(call.Argument(0).String())
-		for _, k := range sortedKeys(parsed) {
+		for _, k := range SortedKeys(parsed) {
 			_ = o.Set(k, parsed[k])
 		}
 		return o
@@ -163,7 +163,7 @@ func (j *jsEnv) dotenvModule() goja.Value {
 
 // dotenvConfigFromEnv is require('dotenv/config'): options come from DOTENV_CONFIG_*
 // variables.
-func (j *jsEnv) dotenvConfigFromEnv() {
+func (j *Env) dotenvConfigFromEnv() {
 	var paths []string
 	if p := j.env.m["DOTENV_CONFIG_PATH"]; p != "" {
 		paths = []string{p}

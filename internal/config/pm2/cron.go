@@ -1,4 +1,4 @@
-package config
+package pm2
 
 import (
 	"errors"
