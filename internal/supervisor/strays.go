@@ -39,6 +39,7 @@ func (s *Supervisor) killStrays(keep map[string]bool) []string {
 		return nil
 	}
 	var killed []string
+	named := map[member]bool{} // a stray killed in one pass may still run in the next
 	home := []byte("\x00TEND_HOME=" + s.opts.Home + "\x00")
 	mark := []byte("\x00" + runMarker + "=")
 	self := os.Getpid()
@@ -69,7 +70,10 @@ func (s *Supervisor) killStrays(keep map[string]bool) []string {
 				if pr.PGID == pid {
 					found = append(found, member{-pid, pr.StartTime}) // its group too
 				}
-				killed = append(killed, fmt.Sprintf("%d (%s=%s)", pid, runMarker, val))
+				if m := (member{pid, pr.StartTime}); !named[m] {
+					named[m] = true
+					killed = append(killed, fmt.Sprintf("%d (%s=%s)", pid, runMarker, val))
+				}
 			}
 		}
 		if len(found) == 0 {
