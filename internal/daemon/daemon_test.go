@@ -25,7 +25,13 @@ import (
 // startDaemon runs a daemon in this process until the test ends.
 func startDaemon(t *testing.T, allowUID int) string {
 	t.Helper()
-	home := filepath.Join(t.TempDir(), "home")
+	return startDaemonIn(t, filepath.Join(t.TempDir(), "home"), allowUID)
+}
+
+// startDaemonIn runs a daemon of home (which may hold a tend.json) in this
+// process until the test ends.
+func startDaemonIn(t *testing.T, home string, allowUID int) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw, err := os.Pipe()
 	if err != nil {

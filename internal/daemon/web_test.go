@@ -323,3 +323,33 @@ func TestWebEventStream(t *testing.T) {
 		t.Fatalf("no samples of process 0 in the history: %.300s", hist)
 	}
 }
+
+// web_addr in tend.json serves the dashboard from the daemon's start, and
+// tend web without --addr answers with that one.
+func TestWebAddrSetting(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, SettingsFile), []byte(`{"web_addr": "127.0.0.1:0"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemonIn(t, home, -1)
+	c := client.New(home)
+	p, err := c.Ping(context.Background())
+	if err != nil || p.WebAddr == "" {
+		t.Fatalf("ping: %+v %v: want the dashboard's address", p, err)
+	}
+	resp, err := c.Web(context.Background(), api.WebRequest{})
+	if err != nil || resp.Addr != p.WebAddr {
+		t.Fatalf("tend web answered %+v %v, want the dashboard already on %s", resp, err, p.WebAddr)
+	}
+	r, err := http.Get(strings.Replace(resp.URL, "/?token=", "/api/processes?token=", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusUnauthorized { // the token is exchanged on / only
+		t.Fatalf("token outside / answered %d", r.StatusCode)
+	}
+}
