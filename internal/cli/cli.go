@@ -139,7 +139,7 @@ func (a *app) root() *cobra.Command {
 		a.scaleCmd(), a.checkCmd(), a.triggerCmd(),
 		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.ecosystemCmd(),
 		a.installCmd(), a.uninstallCmd(), a.setCmd(), a.multisetCmd(), a.unsetCmd(), a.getCmd("get"), a.getCmd("conf"),
-		a.cleardumpCmd(), a.attachCmd(), a.examplesCmd(), a.reportCmd(), a.serveCmd(), a.serveProcCmd(),
+		a.cleardumpCmd(), a.attachCmd(), a.examplesCmd(), a.reportCmd(), a.serveCmd(), a.serveProcCmd(), a.deployCmd(),
 		a.startOrCmd("startOrRestart", false), a.startOrCmd("startOrReload", true), a.startOrCmd("startOrGracefulReload", true),
 		a.exportCmd(), a.runCmd(), a.webCmd(),
 	)
