@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/tend-dev/tend/internal/api"
@@ -38,7 +38,7 @@ func Run(ctx context.Context, c *client.Client, opts Options) error {
 	}
 	m := newModel(ctx, c, opts)
 	defer m.stopLogs()
-	_, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx)).Run()
+	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
 	if err == tea.ErrProgramKilled && ctx.Err() != nil {
 		return nil
 	}
@@ -166,7 +166,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmds = append(cmds, m.follow())
 		}
 		return m, tea.Batch(cmds...)
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		return m.key(msg)
 	case actionMsg:
 		if msg.err != nil {
@@ -318,17 +318,17 @@ func (m *model) scroll() {
 	m.top = max(0, min(m.top, max(0, len(m.view)-rows)))
 }
 
-func (m *model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if k.Type == tea.KeyRunes && len(k.Runes) > 1 && !m.filtering {
+func (m *model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	if rs := []rune(k.Text); len(rs) > 1 && !m.filtering {
 		// Keys typed faster than they are read arrive together: one at a time.
 		var cmds []tea.Cmd
-		for i, r := range k.Runes {
+		for i, r := range rs {
 			if m.filtering { // "/" switched to the filter: the rest is its text
-				m.filter += string(k.Runes[i:])
+				m.filter += string(rs[i:])
 				m.applyFilter()
 				break
 			}
-			_, c := m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: k.Alt})
+			_, c := m.key(tea.KeyPressMsg{Code: r, Text: string(r), Mod: k.Mod})
 			cmds = append(cmds, c)
 		}
 		if m.selID != m.logID {
@@ -337,19 +337,19 @@ func (m *model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(cmds...)
 	}
 	if m.filtering {
-		switch k.Type {
-		case tea.KeyEnter:
+		switch {
+		case k.String() == "ctrl+c":
+			return m, tea.Quit
+		case k.Code == tea.KeyEnter:
 			m.filtering = false
-		case tea.KeyEsc:
+		case k.Code == tea.KeyEscape:
 			m.filtering, m.filter = false, ""
-		case tea.KeyBackspace:
+		case k.Code == tea.KeyBackspace:
 			if r := []rune(m.filter); len(r) > 0 {
 				m.filter = string(r[:len(r)-1])
 			}
-		case tea.KeyRunes, tea.KeySpace:
-			m.filter += string(k.Runes)
-		case tea.KeyCtrlC:
-			return m, tea.Quit
+		case k.Text != "":
+			m.filter += k.Text
 		}
 		m.applyFilter()
 		if m.selID != m.logID {
@@ -381,7 +381,7 @@ func (m *model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.move(1)
 	case "pgup":
 		return m, m.move(-m.tableRows())
-	case "pgdown", " ":
+	case "pgdown", "space", " ":
 		return m, m.move(m.tableRows())
 	case "home", "g":
 		return m, m.move(-len(m.view))
@@ -529,7 +529,14 @@ func (f *logFeed) next() tea.Cmd {
 }
 
 // View draws the screen.
-func (m *model) View() string {
+func (m *model) View() tea.View {
+	v := tea.NewView(m.screen())
+	v.AltScreen = true
+	return v
+}
+
+// screen draws the whole dashboard.
+func (m *model) screen() string {
 	w := max(m.width, 40)
 	var b strings.Builder
 	online, errored, stopped := 0, 0, 0

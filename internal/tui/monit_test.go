@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/client"
@@ -42,20 +42,20 @@ func testModel(t testing.TB, n int) *model {
 
 func keys(m *model, ks ...string) {
 	for _, k := range ks {
-		var msg tea.KeyMsg
+		var msg tea.KeyPressMsg
 		switch k {
 		case "down":
-			msg = tea.KeyMsg{Type: tea.KeyDown}
+			msg = tea.KeyPressMsg{Code: tea.KeyDown}
 		case "up":
-			msg = tea.KeyMsg{Type: tea.KeyUp}
+			msg = tea.KeyPressMsg{Code: tea.KeyUp}
 		case "end":
-			msg = tea.KeyMsg{Type: tea.KeyEnd}
+			msg = tea.KeyPressMsg{Code: tea.KeyEnd}
 		case "enter":
-			msg = tea.KeyMsg{Type: tea.KeyEnter}
+			msg = tea.KeyPressMsg{Code: tea.KeyEnter}
 		case "esc":
-			msg = tea.KeyMsg{Type: tea.KeyEsc}
+			msg = tea.KeyPressMsg{Code: tea.KeyEscape}
 		default:
-			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+			msg = tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
 		}
 		m.Update(msg)
 	}
@@ -63,7 +63,7 @@ func keys(m *model, ks ...string) {
 
 func TestSelectionScrollsAndFilters(t *testing.T) {
 	m := testModel(t, 1000)
-	v := m.View()
+	v := m.screen()
 	if !strings.Contains(v, "1000 apps: 900 online") || !strings.Contains(v, "app-0000") {
 		t.Fatalf("first screen:\n%s", v)
 	}
@@ -71,7 +71,7 @@ func TestSelectionScrollsAndFilters(t *testing.T) {
 		t.Fatalf("view has %d lines, want the terminal's 40", lines)
 	}
 	keys(m, "end")
-	if m.selID != 999 || !strings.Contains(m.View(), "app-0999") {
+	if m.selID != 999 || !strings.Contains(m.screen(), "app-0999") {
 		t.Fatalf("End selected %d", m.selID)
 	}
 	// keys typed together arrive as one message
@@ -98,11 +98,11 @@ func TestSelectionScrollsAndFilters(t *testing.T) {
 func TestDeleteAsksFirst(t *testing.T) {
 	m := testModel(t, 3)
 	keys(m, "d")
-	if !strings.Contains(m.View(), "delete 0|app-0000? y/n") {
-		t.Fatalf("no confirmation:\n%s", m.View())
+	if !strings.Contains(m.screen(), "delete 0|app-0000? y/n") {
+		t.Fatalf("no confirmation:\n%s", m.screen())
 	}
 	keys(m, "n")
-	if m.confirm != "" || !strings.Contains(m.View(), "delete cancelled") {
+	if m.confirm != "" || !strings.Contains(m.screen(), "delete cancelled") {
 		t.Fatal("n did not cancel")
 	}
 }
@@ -110,7 +110,7 @@ func TestDeleteAsksFirst(t *testing.T) {
 func TestLogLinesAreSanitized(t *testing.T) {
 	m := testModel(t, 2)
 	m.Update(feedMsg{feed: m.feed, events: []api.Event{{Type: api.EventLog, PMID: 0, Data: "\x1b[2Jhello\x1b[31m red\tthere\x07"}}})
-	v := m.View()
+	v := m.screen()
 	if strings.Contains(v, "\x1b[2J") || strings.Contains(v, "\x07") || !strings.Contains(v, "hello red there") {
 		t.Fatalf("log line not sanitized: %q", v)
 	}
@@ -124,7 +124,7 @@ func BenchmarkRefresh1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Update(listMsg{ps: ps})
-		_ = m.View()
+		_ = m.screen()
 	}
 }
 
@@ -132,8 +132,8 @@ func BenchmarkRefresh1000(b *testing.B) {
 func BenchmarkKey1000(b *testing.B) {
 	m := testModel(b, 1000)
 	b.ReportAllocs()
-	down := tea.KeyMsg{Type: tea.KeyDown}
-	up := tea.KeyMsg{Type: tea.KeyUp}
+	down := tea.KeyPressMsg{Code: tea.KeyDown}
+	up := tea.KeyPressMsg{Code: tea.KeyUp}
 	i := 0
 	for b.Loop() {
 		if i%2 == 0 {
@@ -142,6 +142,6 @@ func BenchmarkKey1000(b *testing.B) {
 			m.Update(up)
 		}
 		i++
-		_ = m.View()
+		_ = m.screen()
 	}
 }
