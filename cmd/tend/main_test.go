@@ -144,8 +144,14 @@ func serve() {
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+	p := scriptParams()
+	p.Dir = "testdata/script"
+	testscript.Run(t, p)
+}
+
+// scriptParams are the settings and commands of every end-to-end script.
+func scriptParams() testscript.Params {
+	return testscript.Params{
 		RequireExplicitExec: true,
 		Condition:           condition,
 		Setup: func(env *testscript.Env) error {
@@ -175,6 +181,7 @@ func TestScripts(t *testing.T) {
 			"kill-daemon":   cmdKillDaemon,
 			"keeps-field":   cmdKeepsField,
 			"pm2-shape":     cmdPM2Shape,
+			"pm2-conform":   cmdPM2Conform,
 			"check-seq":     cmdCheckSeq,
 			"log-bounded":   cmdLogBounded, // survive_test.go
 			"wait-glob":     cmdWaitGlob,
@@ -228,7 +235,7 @@ func TestScripts(t *testing.T) {
 			"browser-js":               cmdBrowserJS,
 			"browser-wait-js":          cmdBrowserWaitJS,
 		},
-	})
+	}
 }
 
 // condition answers [root], [tmpfs], and [cgroup]: the daemon can give apps cgroups

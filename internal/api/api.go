@@ -69,7 +69,9 @@ type Env struct {
 	PMPidPath        string            `json:"pm_pid_path"`
 	ExitCode         *int              `json:"exit_code,omitempty"`
 	Autorestart      bool              `json:"autorestart"`
-	Watch            Watch             `json:"watch"`
+	// Watch is nil when the app's options say nothing of watching (PM2
+	// leaves the key out then).
+	Watch *Watch `json:"watch,omitempty"`
 	Interpreter      string            `json:"exec_interpreter"`
 	InterpreterArgs  []string          `json:"node_args"`
 	Args             []string          `json:"args,omitempty"` // absent when none, as PM2
@@ -196,6 +198,9 @@ type Watch struct {
 	Paths []string
 }
 
+// IsOn tells whether files are watched (false for a nil Watch).
+func (w *Watch) IsOn() bool { return w != nil && w.On }
+
 // MarshalJSON writes the paths when there are some, else the boolean.
 func (w Watch) MarshalJSON() ([]byte, error) {
 	if w.On && len(w.Paths) > 0 {
@@ -267,6 +272,9 @@ const (
 	// ActionUnwatch stops watching files, leaving the process running
 	// (`tend stop app --watch`).
 	ActionUnwatch Action = "unwatch"
+	// ActionStart starts the processes that are stopped or errored and
+	// restarts the others (`tend start <name>`, as PM2).
+	ActionStart Action = "start"
 	// ActionSignal sends Signal to each process's main pid (`tend sendSignal`).
 	ActionSignal Action = "signal"
 )

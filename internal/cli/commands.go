@@ -77,7 +77,7 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 		if _, statErr := os.Stat(args[0]); statErr != nil && !strings.Contains(args[0], " ") {
 			// Not a file: maybe an app that exists (PM2 starts a stopped app by name or id).
 			c := client.New(a.home)
-			ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionRestart, Target: api.Target{Names: args}})
+			ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionStart, Target: api.Target{Names: args}})
 			switch {
 			case err == nil:
 				return a.done(ctx, c, ps)
@@ -381,6 +381,8 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 		m["watch"] = list
 	case f.watch.on:
 		m["watch"] = true
+	default:
+		m["watch"] = false // PM2's command line writes it
 	}
 	if f.ext != "" {
 		dir := f.cwd

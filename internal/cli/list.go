@@ -65,7 +65,7 @@ func (a *app) printMini(ps []api.Process) {
 			uptime = fmtDuration(time.Since(time.UnixMilli(e.PMUptime)))
 		}
 		watching := "no"
-		if e.Watch.On {
+		if e.Watch.IsOn() {
 			watching = "yes"
 		}
 		fmt.Fprintf(a.stdout, "+--- %s\nnamespace : %s\nversion : %s\npid : %d\npm2 id : %d\nstatus : %s\nmode : %s\nrestarted : %d\nuptime : %s\nmemory usage : %s\nerror log : %s\nwatching : %s\nPID file : %s\n\n",

@@ -96,7 +96,7 @@ func (a *app) printTable(ps []api.Process) {
 			mode = "cluster"
 		}
 		watching := "disabled"
-		if e.Watch.On {
+		if e.Watch.IsOn() {
 			watching = "enabled"
 		}
 		version := e.Version
@@ -239,7 +239,7 @@ func (a *app) printDescribe(p api.Process) {
 		{"pid path", e.PMPidPath},
 		{"created at", ts(e.CreatedAt)},
 		{"started at", ts(e.PMUptime)},
-		{"watch & reload", map[bool]string{true: "✔", false: "✘"}[e.Watch.On]},
+		{"watch & reload", map[bool]string{true: "✔", false: "✘"}[e.Watch.IsOn()]},
 		{"autorestart", strconv.FormatBool(e.Autorestart)},
 		{"max restarts", strconv.Itoa(e.MaxRestarts)},
 		{"min uptime", fmt.Sprintf("%dms", e.MinUptime)},

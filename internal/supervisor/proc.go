@@ -189,7 +189,6 @@ func (p *Proc) setPaths() {
 		}
 	}
 	p.logPaths = paths
-	p.version = packageVersion(a)
 	p.pidPath = a.PidFile
 	if p.pidPath == "" {
 		p.pidPath = filepath.Join(p.sup.opts.Home, "pids", safeName(a.Name)+".pid")

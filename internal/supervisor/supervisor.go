@@ -530,6 +530,8 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 		o = opStop
 	case api.ActionRestart:
 		o = opRestart
+	case api.ActionStart:
+		o = opStart // a process that runs is restarted instead (below)
 	case api.ActionReload:
 		o = opReload
 	case api.ActionDelete:
@@ -583,6 +585,13 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 		var wg sync.WaitGroup
 		for _, p := range group {
 			c := command{op: o}
+			if o == opStart {
+				p.mu.Lock()
+				if p.status != Stopped && p.status != Errored {
+					c.op = opRestart
+				}
+				p.mu.Unlock()
+			}
 			if req.UpdateEnv && o == opRestart {
 				p.mu.Lock()
 				a := p.app
@@ -696,7 +705,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		PMExecPath: a.ScriptPath, PMCwd: a.Cwd,
 		PMOutLogPath: p.logPaths[0], PMErrLogPath: p.logPaths[1], PMLogPath: p.logPaths[2],
 		PMPidPath: p.pidPath, ExitCode: p.exitCode, Autorestart: a.Autorestart,
-		Watch: api.Watch{On: a.WatchEnabled}, Interpreter: a.Interpreter, InterpreterArgs: a.InterpreterArgs,
+		Interpreter: a.Interpreter, InterpreterArgs: a.InterpreterArgs,
 		Args: a.Args, Env: a.Env, MaxMemoryRestart: a.MaxMemoryRestart, InstanceIndex: p.instance,
 		Username: username, ExitSignal: p.exitSig, RestartReason: p.reason, ConfigFile: a.ConfigFile,
 		MemoryMode: p.sup.MemoryMode(), Watching: p.watching.Load(),
@@ -708,8 +717,14 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		Options:    a.PM2,
 	}
 	e.AxmMonitor, e.AxmActions, e.AxmOptions = p.axm.copy()
-	if _, list := a.PM2["watch"].([]any); list && a.WatchEnabled {
-		e.Watch.Paths = a.Watch
+	switch opt, given := a.PM2["watch"]; {
+	case p.status == Stopped:
+		e.Watch = &api.Watch{} // PM2: false once stopped (tend start watches again)
+	case given || a.WatchEnabled:
+		e.Watch = &api.Watch{On: a.WatchEnabled}
+		if _, list := opt.([]any); list && a.WatchEnabled {
+			e.Watch.Paths = a.Watch
+		}
 	}
 	if e.ExecMode == "" {
 		e.ExecMode = "fork_mode"
