@@ -36,14 +36,4 @@ func openPidfd(pid int) (*os.File, error) {
 
 // waitPidfd returns once the process of pidfd f has exited (the pidfd polls
 // readable), without a thread blocked on it.
-func waitPidfd(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return rc.Read(func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		return err != nil || n > 0
-	})
-}
+func waitPidfd(f *os.File) error { return waitReadable(f) }

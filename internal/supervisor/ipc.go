@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -67,26 +69,56 @@ func (p *Proc) sendSignal(sigs chan<- runSignal, s runSignal) {
 }
 
 // readIPC reads the app's messages until the channel closes.
+// An app that is not speaking costs it no buffer: it waits for the channel
+// to be readable holding none, and reads with one from ipcReaders until
+// what arrived is consumed.
 func (p *Proc) readIPC(r *run, f *os.File, sigs chan<- runSignal) {
-	br := bufio.NewReaderSize(f, 64<<10)
 	var long []byte
 	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			if len(long)+len(line) <= maxIPCLine {
-				long = append(long, line...)
-			}
-			continue
-		}
-		if err != nil {
+		if waitReadable(f) != nil {
 			return
 		}
-		if long != nil {
-			line = append(long, line...)
-			long = nil
+		br := ipcReaders.Get().(*bufio.Reader)
+		br.Reset(f)
+		for {
+			line, err := br.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				if len(long)+len(line) <= maxIPCLine {
+					long = append(long, line...)
+				}
+				continue
+			}
+			if err != nil {
+				return // the buffer goes with the channel
+			}
+			if long != nil {
+				line = append(long, line...)
+				long = nil
+			}
+			p.onIPC(r, bytes.TrimSpace(line), sigs)
+			if br.Buffered() == 0 {
+				break
+			}
 		}
-		p.onIPC(r, bytes.TrimSpace(line), sigs)
+		br.Reset(nil)
+		ipcReaders.Put(br)
 	}
+}
+
+var ipcReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+
+// waitReadable returns once c has something to read, is at its end or is
+// closed (an error), without holding a buffer or a thread meanwhile.
+func waitReadable(c syscall.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		return err != nil || n > 0
+	})
 }
 
 func (p *Proc) onIPC(r *run, line []byte, sigs chan<- runSignal) {
@@ -278,8 +310,11 @@ func (p *Proc) openNotify(seq int64) (*net.UnixConn, string, error) {
 
 // readNotify reads sd_notify datagrams until the socket closes.
 func (p *Proc) readNotify(r *run, c *net.UnixConn, sigs chan<- runSignal) {
-	buf := make([]byte, 4096)
 	for {
+		if waitReadable(c) != nil {
+			return
+		}
+		buf := make([]byte, 4096) // a message is rare: no buffer while waiting
 		n, _, err := c.ReadFromUnix(buf)
 		if err != nil {
 			return

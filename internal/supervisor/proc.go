@@ -508,8 +508,16 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
 		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf,
 		env: cmd.Env, pipes: [2]uint64{outIno, errIno}, marker: marker, srcs: [2]*os.File{outR, errR}}
-	// The exit watcher exists from the moment the process does.
+	// The exit watcher exists from the moment the process does. It waits on
+	// a pidfd in the netpoller and reaps only once the process has exited,
+	// so no thread per app sits blocked in wait (the pid cannot be reused
+	// before the reap); where there is no pidfd, Wait blocks a thread.
+	pidfd, _ := openPidfd(r.pid)
 	p.attach(r, files, exits, func() (Exit, bool) {
+		if pidfd != nil {
+			waitPidfd(pidfd)
+			pidfd.Close()
+		}
 		st, _ := cmd.Process.Wait()
 		return exitOf(st, p.sup.now().Sub(r.started)), true
 	})
@@ -602,6 +610,21 @@ func (r *run) detach() {
 // its log files, and closes the files once both streams have ended.
 func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
 	stamp := logs.NewStamper(r.app.LogDateFormat)
+	// The last pump to end closes the files (no goroutine per run waits
+	// for them). running starts at 1 so that a pump that ends before the
+	// next one has started cannot close them early.
+	var running atomic.Int32
+	running.Add(1)
+	closeFiles := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	defer func() {
+		if running.Add(-1) == 0 {
+			closeFiles()
+		}
+	}()
 	for i, src := range srcs {
 		if src == nil {
 			continue
@@ -612,18 +635,16 @@ func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
 			Dropped: func(n int64, err error) { p.logDrops.add(n, err, p.sup.now()) }}
 		r.pumps.Add(1)
 		p.sup.outputs.Add(1)
+		running.Add(1)
 		go func() {
 			defer p.sup.outputs.Done()
 			defer r.pumps.Done()
 			pump.Run()
+			if running.Add(-1) == 0 {
+				closeFiles()
+			}
 		}()
 	}
-	go func() {
-		r.pumps.Wait()
-		for _, f := range files {
-			f.Close()
-		}
-	}()
 }
 
 // credential is who app runs as (PM2's uid/gid/user): the user's id, group

@@ -1,0 +1,68 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/tend-dev/tend/internal/api"
+	"github.com/tend-dev/tend/internal/spec"
+)
+
+// An idle app costs the daemon no thread (its exit is watched through a
+// pidfd in the netpoller, not by a thread blocked in wait) and no read
+// buffer (its IPC channel and notify socket hold none while quiet), and
+// six goroutines at most: its loop, two pumps, IPC, notify, exit.
+func TestIdleAppCost(t *testing.T) {
+	const n = 100
+	s := New(Options{Home: t.TempDir()})
+	ctx := context.Background()
+	t.Cleanup(func() {
+		s.Act(ctx, api.ActionRequest{Action: api.ActionDelete, Target: api.Target{Names: []string{"all"}}})
+		s.Close()
+	})
+	threads := func() int {
+		ts, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ts)
+	}
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	t0, g0, h0 := threads(), runtime.NumGoroutine(), heap()
+	apps := make([]spec.App, n)
+	for i := range apps {
+		apps[i] = testApp(t, fmt.Sprintf("idle%d", i), "exec sleep 9341", nil)
+	}
+	if _, err := s.Start(ctx, apps); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		for _, st := range statuses(s) {
+			if st != api.StatusOnline {
+				return false
+			}
+		}
+		return true
+	})
+	t1, g1, h1 := threads(), runtime.NumGoroutine(), heap()
+	t.Logf("%d idle apps: +%d threads, +%d goroutines, +%d KiB of heap (%d KiB an app)", n, t1-t0, g1-g0, (h1-h0)>>10, (h1-h0)>>10/n)
+	if t1-t0 >= n/2 {
+		t.Errorf("%d idle apps took %d more threads: a thread per app", n, t1-t0)
+	}
+	if g1-g0 > 6*n {
+		t.Errorf("%d idle apps run %d more goroutines: more than 6 an app", n, g1-g0)
+	}
+	if per := (h1 - h0) / n; per > 32<<10 {
+		t.Errorf("an idle app holds %d KiB of heap, more than 32 KiB", per>>10)
+	}
+}
