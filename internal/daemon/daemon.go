@@ -77,6 +77,7 @@ type Daemon struct {
 	limits   Limits       // caps on requests and apps (limits.go)
 	api      http.Handler // the routes without the peer check, for the dashboard
 	web      webState     // the dashboard (web.go)
+	trim     trimmer      // garbage back to the kernel after changes (trim.go)
 }
 
 // Run serves until ctx ends, SIGINT/SIGTERM arrives, or a client asks to kill
@@ -219,6 +220,7 @@ func (d *Daemon) restore() {
 		d.log.Printf("the earlier daemon's state: %s", res.Note)
 	}
 	if res.Adopted+res.Restarted+res.Kept > 0 {
+		d.trim.soon()
 		d.log.Printf("carried on from the earlier daemon: %d apps still running watched again, %d gone meanwhile started again, %d stopped or errored kept",
 			res.Adopted, res.Restarted, res.Kept)
 	}
@@ -274,6 +276,7 @@ func (d *Daemon) resurrect() {
 			if _, err := d.sup.Start(context.Background(), todo); err != nil {
 				d.log.Printf("resurrect: %v", err)
 			}
+			d.trim.soon()
 		}()
 	}
 }
@@ -298,9 +301,9 @@ func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/ping", d.ping)
 	mux.HandleFunc("GET /v1/processes", d.list)
-	mux.HandleFunc("POST /v1/start", d.start)
-	mux.HandleFunc("POST /v1/action", d.action)
-	mux.HandleFunc("POST /v1/scale", d.scale)
+	mux.HandleFunc("POST /v1/start", d.trimAfter(d.start))
+	mux.HandleFunc("POST /v1/action", d.trimAfter(d.action))
+	mux.HandleFunc("POST /v1/scale", d.trimAfter(d.scale))
 	mux.HandleFunc("GET /v1/env/{id}", d.env)
 	mux.HandleFunc("POST /v1/kill", d.kill)
 	mux.HandleFunc("POST /v1/detach", d.detachHandler)
@@ -382,9 +385,12 @@ func (d *Daemon) ping(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
 	ps := d.sup.List()
 	if r.URL.Query().Get("brief") == "1" {
-		brief(ps)
+		brief(ps) // tend monit's refresh: small, every second, no trim
+		writeJSON(w, ps)
+		return
 	}
 	writeJSON(w, ps)
+	d.trim.soon()
 }
 
 func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
