@@ -159,7 +159,6 @@ func (s *Server) servePub(p *pubConn, events <-chan api.Event) {
 			}
 		}
 	}()
-	var procs map[int]api.Process // the list, read again at each process event
 	for {
 		select {
 		case <-p.done:
@@ -168,10 +167,7 @@ func (s *Server) servePub(p *pubConn, events <-chan api.Event) {
 			if !ok {
 				return
 			}
-			if ev.Type == api.EventProcess {
-				procs = nil
-			}
-			topic, data := s.translate(ev, &procs)
+			topic, data := s.translate(ev)
 			if topic == "" {
 				continue
 			}
@@ -180,6 +176,24 @@ func (s *Server) servePub(p *pubConn, events <-chan api.Event) {
 			}
 		}
 	}
+}
+
+// listTTL is how long the bus reuses the process list it reads names,
+// namespaces and pm2_env from: every subscriber shares it, so a burst of
+// events costs one walk of the processes, not one per event and subscriber.
+const listTTL = 250 * time.Millisecond
+
+func (s *Server) busProcs() map[int]api.Process {
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	if s.listMap == nil || time.Since(s.listAt) > listTTL {
+		m := map[int]api.Process{}
+		for _, p := range s.b.List() {
+			m[p.PMID] = p
+		}
+		s.listMap, s.listAt = m, time.Now()
+	}
+	return s.listMap
 }
 
 // procInfo is the short process object of PM2's log and message events.
@@ -205,17 +219,8 @@ func pm2Event(status string) string {
 	return ""
 }
 
-func (s *Server) translate(ev api.Event, procs *map[int]api.Process) (string, any) {
-	load := func() map[int]api.Process {
-		if *procs == nil {
-			m := map[int]api.Process{}
-			for _, p := range s.b.List() {
-				m[p.PMID] = p
-			}
-			*procs = m
-		}
-		return *procs
-	}
+func (s *Server) translate(ev api.Event) (string, any) {
+	load := s.busProcs
 	switch ev.Type {
 	case api.EventLog:
 		topic := "log:out"

@@ -1,8 +1,10 @@
 package pm2wire_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tend-dev/tend/internal/pm2wire"
 )
 
 // pm2Packages are the pm2 versions the suite drives tend with (folders of
@@ -82,6 +86,9 @@ func TestPM2API(t *testing.T) {
 				}
 			})
 			waitDial(t, filepath.Join(home, "rpc.sock"))
+			// Garbage, a huge frame and a client gone mid-call first: the
+			// suite then finds the daemon up.
+			abuseRPC(t, filepath.Join(home, "rpc.sock"))
 
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
@@ -100,6 +107,41 @@ func TestPM2API(t *testing.T) {
 				t.Fatalf("a PM2 daemon was started for %s: %v", home, pids)
 			}
 		})
+	}
+}
+
+// abuseRPC sends rpc.sock what no PM2 client sends and checks each
+// connection is closed or answered with an error.
+func abuseRPC(t *testing.T, sock string) {
+	t.Helper()
+	huge := []byte{0x12}
+	huge = binary.BigEndian.AppendUint32(huge, pm2wire.MaxFrame+1)
+	unknown, _ := pm2wire.Encode(map[string]any{"type": "call", "method": "rm -rf", "args": []any{}}, "x:1")
+	midCall, _ := pm2wire.Encode(map[string]any{"type": "call", "method": "getMonitorData", "args": []any{map[string]any{}}}, "x:2")
+	for name, junk := range map[string][]byte{
+		"http":     []byte("GET / HTTP/1.1\r\n\r\n"),
+		"huge":     huge,
+		"unknown":  unknown,
+		"mid-call": midCall[:len(midCall)-3],
+	} {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c.Write(junk)
+		if name == "mid-call" {
+			c.Close()
+			continue
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		args, err := pm2wire.ReadFrame(bufio.NewReader(c), pm2wire.MaxFrame)
+		c.Close()
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("%s: neither an answer nor a close", name)
+		}
+		if err == nil && !bytes.Contains(args[0], []byte(`"error"`)) {
+			t.Fatalf("%s: answered %q", name, args)
+		}
 	}
 }
 

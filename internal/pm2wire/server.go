@@ -64,8 +64,11 @@ type Server struct {
 	closed   chan struct{}
 	quitPIDs []int // callers of killMe, sent SIGQUIT at Close
 
-	pubMu  sync.Mutex      // held while bus connections are accepted (bus.go)
-	pubRaw syscall.RawConn // pub.sock's listener
+	pubMu   sync.Mutex // held while bus connections are accepted (bus.go)
+	listMu  sync.Mutex
+	listMap map[int]api.Process // busProcs' cache
+	listAt  time.Time
+	pubRaw  syscall.RawConn // pub.sock's listener
 }
 
 // Listen creates both sockets in opts.Home (mode 0600; stale files of a

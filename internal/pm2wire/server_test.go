@@ -279,8 +279,7 @@ func TestOtherUIDIsRefused(t *testing.T) {
 // Events of pub.sock in PM2's shapes.
 func TestBusTranslation(t *testing.T) {
 	s, _, _ := startServer(t)
-	var procs map[int]api.Process
-	topic, data := s.translate(api.Event{Type: api.EventProcess, PMID: 0, Name: "web", Status: api.StatusOnline, Time: 5}, &procs)
+	topic, data := s.translate(api.Event{Type: api.EventProcess, PMID: 0, Name: "web", Status: api.StatusOnline, Time: 5})
 	d, _ := data.(map[string]any)
 	if topic != "process:event" || d["event"] != "online" || d["process"].(map[string]any)["name"] != "web" {
 		t.Fatalf("process event: %s %v", topic, data)
@@ -288,18 +287,18 @@ func TestBusTranslation(t *testing.T) {
 	if _, hasEnv := d["process"].(map[string]any)["env"]; hasEnv {
 		t.Fatalf("process:event carries the env: %v", d)
 	}
-	topic, data = s.translate(api.Event{Type: api.EventMessage, PMID: 0, Name: "web", Data: `{"type":"process:msg","data":{"a":1}}`}, &procs)
+	topic, data = s.translate(api.Event{Type: api.EventMessage, PMID: 0, Name: "web", Data: `{"type":"process:msg","data":{"a":1}}`})
 	if d, _ := data.(map[string]any); topic != "process:msg" || d["data"].(map[string]any)["a"] != float64(1) {
 		t.Fatalf("typed message: %s %v", topic, data)
 	}
-	topic, data = s.translate(api.Event{Type: api.EventMessage, PMID: 0, Name: "web", Data: `"hello"`}, &procs)
+	topic, data = s.translate(api.Event{Type: api.EventMessage, PMID: 0, Name: "web", Data: `"hello"`})
 	if d, _ := data.(map[string]any); topic != "process:msg" || d["raw"] != "hello" {
 		t.Fatalf("raw message: %s %v", topic, data)
 	}
-	if topic, _ := s.translate(api.Event{Type: api.EventMessage, Data: `{"type":"axm:monitor","data":{}}`}, &procs); topic != "" {
+	if topic, _ := s.translate(api.Event{Type: api.EventMessage, Data: `{"type":"axm:monitor","data":{}}`}); topic != "" {
 		t.Fatalf("axm:monitor published as %s", topic)
 	}
-	topic, data = s.translate(api.Event{Type: api.EventLog, PMID: 0, Name: "web", Stream: "err", Data: "boom"}, &procs)
+	topic, data = s.translate(api.Event{Type: api.EventLog, PMID: 0, Name: "web", Stream: "err", Data: "boom"})
 	if d, _ := data.(map[string]any); topic != "log:err" || d["data"] != "boom\n" {
 		t.Fatalf("log: %s %v", topic, data)
 	}

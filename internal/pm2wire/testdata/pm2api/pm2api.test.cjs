@@ -179,12 +179,21 @@ test('scale up and down', async () => {
   await waitFor('1 instance of obj1', async () => (await procs('obj1')).length === 1);
 });
 
+// A process that did not set its SIGUSR2 handler yet would die of it: wait
+// for a line of the running one first.
+async function ticking(name) {
+  const [p] = await procs(name);
+  await waitFor(`a tick of ${name} pid ${p.pid}`, () => seen('log:out', (d) => d.process.name === name && d.data.includes(`pid ${p.pid}\n`)));
+}
+
 test('sendSignalToProcessName reaches the app (log:err)', async () => {
+  await ticking('script1');
   await call('sendSignalToProcessName', 'SIGUSR2', 'script1');
   await waitFor('got SIGUSR2 on log:err', () => seen('log:err', (d) => d.process.name === 'script1' && /got SIGUSR2/.test(d.data)));
 });
 
 test("tend's sendSignal and env --pm2", async () => {
+  await ticking('script1');
   execFileSync(TEND, ['sendSignal', 'USR2', 'script1'], { encoding: 'utf8' });
   await waitFor('a second got SIGUSR2', () =>
     events.filter((e) => e.topic === 'log:err' && e.data.process.name === 'script1' && /got SIGUSR2/.test(e.data.data)).length >= 2);
@@ -192,6 +201,7 @@ test("tend's sendSignal and env --pm2", async () => {
 });
 
 test('sendDataToProcessId reaches the app, process:msg comes back', async () => {
+  await ticking('script1');
   const [p] = await procs('script1');
   const res = await call('sendDataToProcessId', p.pm_id, { topic: 'greet', data: { n: 7 } });
   assert.strictEqual(res.success, true);
