@@ -523,6 +523,9 @@ func callerPM2Version(pid int) string {
 }
 
 func pm2Version(path string) string {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
+		return "" // only a package.json (never a FIFO that would block)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return ""

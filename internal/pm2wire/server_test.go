@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -301,5 +302,30 @@ func TestBusTranslation(t *testing.T) {
 	topic, data = s.translate(api.Event{Type: api.EventLog, PMID: 0, Name: "web", Stream: "err", Data: "boom"})
 	if d, _ := data.(map[string]any); topic != "log:err" || d["data"] != "boom\n" {
 		t.Fatalf("log: %s %v", topic, data)
+	}
+}
+
+// getVersion answers the version of the pm2 package the caller runs (found
+// from its command line), else tend's.
+func TestCallerPM2Version(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "node_modules", "pm2", "bin")
+	os.MkdirAll(bin, 0o755)
+	os.WriteFile(filepath.Join(dir, "node_modules", "pm2", "package.json"), []byte(`{"name":"pm2","version":"9.8.7"}`), 0o644)
+	os.WriteFile(filepath.Join(bin, "pm2"), []byte("#!/bin/sh\nsleep 30\n"), 0o755)
+	cmd := exec.Command("/bin/sh", filepath.Join(bin, "pm2"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for callerPM2Version(cmd.Process.Pid) != "9.8.7" {
+		if time.Now().After(deadline) {
+			t.Fatalf("version of a pm2 caller: %q", callerPM2Version(cmd.Process.Pid))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v := callerPM2Version(os.Getpid()); v != "" {
+		t.Fatalf("a caller that is not pm2: %q", v)
 	}
 }
