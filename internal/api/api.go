@@ -51,27 +51,27 @@ type Monit struct {
 // Env is PM2's pm2_env: the app's options plus its runtime state. Options
 // holds the PM2-normalized options; the typed fields win over it on output.
 type Env struct {
-	Name             string            `json:"name"`
-	Namespace        string            `json:"namespace"`
-	PMID             int               `json:"pm_id"`
-	Status           string            `json:"status"`
-	RestartTime      int               `json:"restart_time"`
-	UnstableRestarts int               `json:"unstable_restarts"`
-	PMUptime         int64             `json:"pm_uptime"`  // epoch ms of the last start
-	CreatedAt        int64             `json:"created_at"` // epoch ms
-	ExecMode         string            `json:"exec_mode"`
-	Instances        int               `json:"instances"`
-	PMExecPath       string            `json:"pm_exec_path"`
-	PMCwd            string            `json:"pm_cwd"`
-	PMOutLogPath     string            `json:"pm_out_log_path"`
-	PMErrLogPath     string            `json:"pm_err_log_path"`
-	PMLogPath        string            `json:"pm_log_path,omitempty"`
-	PMPidPath        string            `json:"pm_pid_path"`
-	ExitCode         *int              `json:"exit_code,omitempty"`
-	Autorestart      bool              `json:"autorestart"`
+	Name             string `json:"name"`
+	Namespace        string `json:"namespace"`
+	PMID             int    `json:"pm_id"`
+	Status           string `json:"status"`
+	RestartTime      int    `json:"restart_time"`
+	UnstableRestarts int    `json:"unstable_restarts"`
+	PMUptime         int64  `json:"pm_uptime"`  // epoch ms of the last start
+	CreatedAt        int64  `json:"created_at"` // epoch ms
+	ExecMode         string `json:"exec_mode"`
+	Instances        int    `json:"instances"`
+	PMExecPath       string `json:"pm_exec_path"`
+	PMCwd            string `json:"pm_cwd"`
+	PMOutLogPath     string `json:"pm_out_log_path"`
+	PMErrLogPath     string `json:"pm_err_log_path"`
+	PMLogPath        string `json:"pm_log_path,omitempty"`
+	PMPidPath        string `json:"pm_pid_path"`
+	ExitCode         *int   `json:"exit_code,omitempty"`
+	Autorestart      bool   `json:"autorestart"`
 	// Watch is nil when the app's options say nothing of watching (PM2
 	// leaves the key out then).
-	Watch *Watch `json:"watch,omitempty"`
+	Watch            *Watch            `json:"watch,omitempty"`
 	Interpreter      string            `json:"exec_interpreter"`
 	InterpreterArgs  []string          `json:"node_args"`
 	Args             []string          `json:"args,omitempty"` // absent when none, as PM2
