@@ -51,6 +51,7 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	diffs := differences()
 	for _, c := range cases {
 		b, err := os.ReadFile(filepath.Join(conformanceDir, c.name+".json"))
 		if err != nil {
@@ -66,10 +67,14 @@ func TestConformance(t *testing.T) {
 		var s strings.Builder
 		s.WriteString("[!exec:node] skip 'node is not installed'\n")
 		for i, l := range c.lines {
-			if g.Exits[i] != 0 {
+			// A documented "exit" difference: tend succeeds where PM2 fails, or
+			// the other way round.
+			_, inverted := diffs[c.name+" exit"]
+			if (g.Exits[i] != 0) != inverted {
 				s.WriteString("! ")
 			}
-			s.WriteString("exec tend " + l + "\n")
+			// cases.txt quotes for a shell, testscript with single quotes
+			s.WriteString("exec tend " + strings.ReplaceAll(l, `"`, "'") + "\n")
 		}
 		abs, _ := filepath.Abs(filepath.Join(conformanceDir, c.name+".json"))
 		fmt.Fprintf(&s, "pm2-conform %s %s\nexec tend kill\n", c.name, abs)
@@ -160,6 +165,10 @@ func cmdPM2Conform(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(json.Unmarshal(raw, &list))
 	sort.Slice(list, func(i, j int) bool { return list[i]["pm_id"].(float64) < list[j]["pm_id"].(float64) })
 	skip := differences()
+	if why, ok := skip[args[0]+" list"]; ok {
+		ts.Logf("documented difference: the process list (%s)", why)
+		return
+	}
 	var bad []string
 	if len(list) != len(g.Procs) {
 		bad = append(bad, fmt.Sprintf("%d processes, PM2 has %d", len(list), len(g.Procs)))

@@ -321,8 +321,8 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	if f.noAutostart {
 		m["autostart"] = false
 	}
-	if f.execCmd && f.interpreter == "" {
-		m["interpreter"] = "none" // PM2's -x: run the script itself
+	if f.execCmd {
+		m["exec_mode"] = "fork" // PM2's -x: fork mode, whatever -i says
 	}
 	if len(f.filterEnv) > 0 {
 		var names []any

@@ -100,7 +100,7 @@ func (a *app) addPM2Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.watchDelay, "watch-delay", "", "wait this long after a change before restarting (4 = 4 s, or 4000ms)")
 	fs.StringVar(&f.ext, "ext", "", "with --watch, only changes to files with these extensions (js,json)")
 	fs.BoolVarP(&f.force, "force", "f", false, "start a script again even if it already runs")
-	fs.BoolVarP(&f.execCmd, "execute-command", "x", false, "run the script as a program, without an interpreter")
+	fs.BoolVarP(&f.execCmd, "execute-command", "x", false, "fork mode, even with -i")
 	fs.IntVar(&f.parallel, "parallel", 1, "instances of one app handled at once (reload)")
 	fs.BoolVar(&f.noPreflight, "no-preflight", false, "skip the checks that run before anything starts")
 
