@@ -51,7 +51,7 @@ func init() {
 	methods = map[string]method{
 		"getMonitorData":          (*Server).getMonitorData,
 		"prepare":                 (*Server).prepare,
-		"startProcessId":          actOnID(api.ActionRestart),
+		"startProcessId":          actOnID(api.ActionStart),
 		"stopProcessId":           actOnID(api.ActionStop),
 		"restartProcessId":        actOnID(api.ActionRestart),
 		"reloadProcessId":         actOnID(api.ActionReload),
