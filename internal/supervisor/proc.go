@@ -38,14 +38,15 @@ type Proc struct {
 	done chan struct{}
 
 	mu            sync.Mutex
-	saveMu        sync.Mutex  // orders writes of the state record
-	stopThen      op          // while stopping: what follows (stop, restart, delete), for the record
-	stopReason    string      // and why, for a restart
-	detached      atomic.Bool // Detach: the process outlives this daemon; its record is the next one's
-	saveSeq       uint64      // sequence number of the last record written
-	saveLen       [2]int      // lengths of the two record files
-	appJSON       []byte      // app as JSON, for the record; nil after a change of options
-	app           spec.App    // this instance's spec
+	saveMu        sync.Mutex   // orders writes of the state record
+	stopThen      op           // while stopping: what follows (stop, restart, delete), for the record
+	stopReason    string       // and why, for a restart
+	detached      atomic.Bool  // Detach: the process outlives this daemon; its record is the next one's
+	saveSeq       uint64       // sequence number of the last record written
+	saveLen       [2]int       // lengths of the two record files
+	appJSON       []byte       // app as JSON, for the record; nil after a change of options
+	app           spec.App     // this instance's spec
+	envCache      api.EnvCache // the JSON of app's variables and options, for lists
 	instance      int
 	status        Status
 	pid           int

@@ -714,7 +714,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 		MaxRestarts: a.MaxRestarts, RestartDelay: a.RestartDelay.Milliseconds(),
 		Version: p.version, NodeVersion: p.nodeVersion, UniqueID: p.uniqueID, InstanceVar: a.InstanceVar,
 		AxmDynamic: map[string]any{},
-		Options:    a.PM2,
+		Options:    a.PM2, Cache: &p.envCache,
 	}
 	e.AxmMonitor, e.AxmActions, e.AxmOptions = p.axm.copy()
 	switch opt, given := a.PM2["watch"]; {
