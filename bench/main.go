@@ -42,6 +42,7 @@ type config struct {
 	keep       bool
 	rev        string
 	noFloor    bool
+	curveMax   int
 }
 
 // cell is the figures of one row for one tool.
@@ -117,6 +118,7 @@ func main() {
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (homes, logs)")
 	from := flag.String("chart-from", "", "only draw the chart again from a results.json (with -docs: into bench/chart.png)")
 	flag.BoolVar(&cfg.noFloor, "no-floor", false, "leave out the floor column (the harness starting the apps itself)")
+	flag.IntVar(&cfg.curveMax, "curve-max", 1000, "the largest size of the curve scenario (10, 100, 1000 or 10000)")
 	flag.StringVar(&cfg.rev, "rev", "", "build tend from this git revision (e.g. HEAD) instead of the work tree")
 	flag.Parse()
 	if *from != "" {
