@@ -74,9 +74,19 @@ func TestPM2API(t *testing.T) {
 			if out, err := tend("ping"); err != nil {
 				t.Fatalf("tend ping: %v\n%s", err, out)
 			}
+			daemonPID := 0
+			if b, err := os.ReadFile(filepath.Join(home, "daemon.lock")); err == nil {
+				daemonPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			}
 			t.Cleanup(func() {
-				if _, err := os.Stat(filepath.Join(home, "tend.sock")); err == nil {
+				// The suite kills the daemon itself; after a failure it may
+				// not have: never leave it (and its apps) running.
+				if daemonPID > 0 && syscall.Kill(daemonPID, 0) == nil {
 					tend("kill")
+					deadline := time.Now().Add(15 * time.Second)
+					for syscall.Kill(daemonPID, 0) == nil && time.Now().Before(deadline) {
+						time.Sleep(20 * time.Millisecond)
+					}
 				}
 				// A PM2 daemon the suite made PM2 spawn (it failed) goes too.
 				for _, p := range pm2Daemons(home) {
@@ -95,6 +105,15 @@ func TestPM2API(t *testing.T) {
 			cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "pm2api.test.cjs")
 			cmd.Dir = suite
 			cmd.Env = env
+			// node --test runs the file in a child: the whole group goes at
+			// the end, so no test process outlives the run.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			defer func() {
+				if cmd.Process != nil {
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				}
+			}()
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err = cmd.Run()
