@@ -55,21 +55,26 @@ func (s *Server) Emit(topic string, data any) {
 // happens under pubMu and subscribes the connection to the daemon's events
 // before the lock is released, so a call that syncs first is sure that every
 // bus connected before it hears its events. (A listener's RawConn has no
-// Read: the listener is polled, 100 ms at a time so Close is noticed.)
+// Read: the listener is polled with the wake pipe beside it, with no
+// timeout, so an idle daemon never wakes and Close is noticed at once.)
 func (s *Server) acceptPub() {
+	wake := int32(s.wakeR.Fd())
+	defer s.wakeR.Close()
 	for {
 		select {
 		case <-s.closed:
 			return
 		default:
 		}
-		ready := false
+		ready, woken := false, false
 		err := s.pubRaw.Control(func(fd uintptr) {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			n, _ := unix.Poll(fds, 100)
-			ready = n > 0
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: wake, Events: unix.POLLIN}}
+			if n, err := unix.Poll(fds, -1); err == nil && n > 0 {
+				ready = fds[0].Revents != 0
+				woken = fds[1].Revents != 0
+			}
 		})
-		if err != nil {
+		if err != nil || woken {
 			return
 		}
 		if ready {

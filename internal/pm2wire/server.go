@@ -69,6 +69,9 @@ type Server struct {
 	listMap map[int]api.Process // busProcs' cache
 	listAt  time.Time
 	pubRaw  syscall.RawConn // pub.sock's listener
+	// wakeR polls readable once Close begins (wakeW closed), so acceptPub
+	// waits for a bus client without a timeout and still ends.
+	wakeR, wakeW *os.File
 }
 
 // Listen creates both sockets in opts.Home (mode 0600; stale files of a
@@ -99,6 +102,10 @@ func Listen(b Backend, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("PM2 socket %s: %w", PubSocket, err)
 	}
 	s.pubRaw = raw
+	if s.wakeR, s.wakeW, err = os.Pipe(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("PM2 socket %s: %w", PubSocket, err)
+	}
 	go s.acceptPub()
 	return s, nil
 }
@@ -116,6 +123,9 @@ func (s *Server) Close() {
 	default:
 	}
 	close(s.closed)
+	if s.wakeW != nil {
+		s.wakeW.Close() // acceptPub returns and lets go of the listener
+	}
 	for _, ln := range s.lns {
 		ln.Close()
 		os.Remove(ln.Addr().String())
