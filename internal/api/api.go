@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unique"
 
 	"github.com/tend-dev/tend/internal/spec"
 )
@@ -211,7 +212,7 @@ type EnvCache struct {
 }
 
 type envStatic struct {
-	env       []byte   // the JSON of Env.Env
+	env       string   // the JSON of Env.Env
 	rest      []byte   // the variables and options that are not typed fields: `"k":v,…`
 	typedOpts []string // the options whose name is a typed field's
 	iv        string   // the name the instance number is written under ("" when a typed field's)
@@ -220,7 +221,7 @@ type envStatic struct {
 func (c *EnvCache) get(e Env) envStatic {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.env != nil && sameMap(c.env, e.Env) && sameMap(c.opts, e.Options) && c.ivar == e.InstanceVar {
+	if c.state.env != "" && sameMap(c.env, e.Env) && sameMap(c.opts, e.Options) && c.ivar == e.InstanceVar {
 		return c.state
 	}
 	keys := envKeys()
@@ -247,9 +248,12 @@ func (c *EnvCache) get(e Env) envStatic {
 	}
 	sort.Strings(typedOpts)
 	st := envStatic{typedOpts: typedOpts, iv: iv}
-	var err error
-	if st.env, err = json.Marshal(e.Env); err != nil {
-		st.env = []byte("null")
+	if b, err := json.Marshal(e.Env); err != nil {
+		st.env = "null"
+	} else {
+		// Apps started from one shell mostly have the same variables: one
+		// copy of their JSON for them all.
+		st.env = unique.Make(string(b)).Value()
 	}
 	if b, err := json.Marshal(rest); err == nil && len(b) > 2 {
 		st.rest = b[1 : len(b)-1]

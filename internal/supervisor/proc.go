@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	intern "unique"
 
 	"github.com/tend-dev/tend/internal/api"
 	"github.com/tend-dev/tend/internal/cgroup"
@@ -782,9 +783,25 @@ func (p *Proc) environ(app spec.App) []string {
 	env["TEND_HOME"] = p.sup.opts.Home
 	out := make([]string, 0, len(env))
 	for k, v := range env {
-		out = append(out, k+"="+v)
+		// Apps started from one shell share most of their environment:
+		// one copy of each "K=V" for them all (the run keeps its env).
+		out = append(out, intern.Make(k+"="+v).Value())
 	}
 	sort.Strings(out)
+	return out
+}
+
+// internEnv is env with one copy of each name and value for every app that
+// has it: apps started from one shell carry the same few dozen variables,
+// each decoded apart from the request.
+func internEnv(env map[string]string) map[string]string {
+	if env == nil {
+		return nil
+	}
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[intern.Make(k).Value()] = intern.Make(v).Value()
+	}
 	return out
 }
 

@@ -336,6 +336,7 @@ func (s *Supervisor) Start(ctx context.Context, apps []spec.App, opts ...StartOp
 		}()
 	}
 	for _, app := range apps {
+		app.Env = internEnv(app.Env)
 		if app.Instances < 1 {
 			app.Instances = 1
 		}
