@@ -96,6 +96,9 @@ func (a *app) start(cmd *cobra.Command, args, extra []string, f *startFlags) err
 		fmt.Fprintf(a.stderr, "[tend][WARN] %s\n", w)
 	}
 	for i := range l.apps {
+		if _, own := l.apps[i].PM2["namespace"]; !adhoc && f.namespace != "" && !own {
+			l.apps[i].Namespace = f.namespace // PM2: for the apps without a namespace of their own
+		}
 		if f.watch.on && len(f.watch.paths) == 0 && !l.apps[i].WatchEnabled {
 			l.apps[i].WatchEnabled = true // PM2: a bare --watch turns on watching of a file's apps
 		}
@@ -498,6 +501,10 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 					return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is nothing to %s; start apps with: tend start ecosystem.config.js", a.home, use)
 				}
 				if errors.Is(err, api.ErrNotFound) {
+					if action == api.ActionFlush {
+						fmt.Fprintf(a.stderr, "[tend][WARN] %v: nothing flushed\n", err) // PM2 exits 0
+						return nil
+					}
 					return fmt.Errorf("%v (see `tend ls`)", err)
 				}
 				return err

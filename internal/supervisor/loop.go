@@ -222,6 +222,11 @@ func (ls *loopState) onStopCommand(c command) bool {
 	ls.cancelRestart()
 	ls.waiting, ls.depC = false, nil
 	p.setStatus(Stopped, "") // an errored app too (PM2)
+	switch {
+	case c.op == opRestart && c.reason == reasonStart:
+		c.reply <- ls.launch("") // started again with new options: not a restart (PM2)
+		return false
+	}
 	switch c.op {
 	case opRestart:
 		c.reply <- ls.relaunch(c.reason)

@@ -82,6 +82,7 @@ type Proc struct {
 	version       string   // the app's package.json version, read at each start (PM2's pm2_env.version)
 	nodeVersion   string   // the version of node that runs the app ("" when it is not run by node)
 	uniqueID      string   // PM2's unique_id: a UUID made when the process is added, kept for its life
+	watchSaid     bool     // a stop, restart, reload or start by target was asked: PM2 then writes watch: false
 	logDrops      logDrops // lines its log files could not take
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -294,6 +295,10 @@ func (s *Supervisor) Apps() []spec.App {
 	return out
 }
 
+// reasonStart marks a restart command that starts a stopped process with
+// new options: it is not counted as a restart.
+const reasonStart = "start"
+
 // StartOptions change what Start does with apps that already run.
 type StartOptions struct {
 	// Reload replaces their instances without downtime instead of
@@ -349,14 +354,19 @@ func (s *Supervisor) Start(ctx context.Context, apps []spec.App, opts ...StartOp
 		for i := 0; i < app.Instances; i++ {
 			a := app
 			if i < len(existing) {
-				op := opRestart
+				op, why := opRestart, ""
+				existing[i].mu.Lock()
+				if st := existing[i].status; st == Stopped || st == Errored {
+					why = reasonStart // a start, with the new options, not a restart
+				}
+				existing[i].mu.Unlock()
 				if !app.Autostart {
 					op = opStop
 				} else if o.Reload {
 					reloads = append(reloads, reloadJob{existing[i], command{op: opReload, app: &a}})
 					continue
 				}
-				run(existing[i], command{op: op, app: &a})
+				run(existing[i], command{op: op, app: &a, reason: why})
 				continue
 			}
 			p := s.add(a, i)
@@ -586,13 +596,14 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 		var wg sync.WaitGroup
 		for _, p := range group {
 			c := command{op: o}
-			if o == opStart {
-				p.mu.Lock()
-				if p.status != Stopped && p.status != Errored {
-					c.op = opRestart
-				}
-				p.mu.Unlock()
+			p.mu.Lock()
+			if o == opStart && p.status != Stopped && p.status != Errored {
+				c.op = opRestart
 			}
+			if o == opStop || (o == opStart && !slices.Contains(req.Target.Names, "all")) {
+				p.watchSaid = true // PM2 writes watch: false then (not for start all, restart or reload)
+			}
+			p.mu.Unlock()
 			if req.UpdateEnv && o == opRestart {
 				p.mu.Lock()
 				a := p.app
@@ -719,7 +730,7 @@ func (p *Proc) info(usage map[int]procstat.Usage, username string) api.Process {
 	}
 	e.AxmMonitor, e.AxmActions, e.AxmOptions = p.axm.copy()
 	switch opt, given := a.PM2["watch"]; {
-	case p.status == Stopped:
+	case p.status == Stopped || (p.watchSaid && !given && !a.WatchEnabled):
 		e.Watch = &api.Watch{} // PM2: false once stopped (tend start watches again)
 	case given || a.WatchEnabled:
 		e.Watch = &api.Watch{On: a.WatchEnabled}

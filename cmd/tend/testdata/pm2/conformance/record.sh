@@ -1,5 +1,6 @@
 #!/bin/bash
-# Records PM2 7.0.4's answers to the cases of cases.txt into <case>.json:
+# Records PM2 7.0.4's answers to the cases of cases.txt (or only the cases
+# named as arguments) into <case>.json:
 # each invocation's exit code, then the process list reduced to the fields
 # TestConformance compares (normalize.jq). Installs PM2 with npm into
 # /tmp/pm2ref when it is missing; every case runs in a throwaway PM2_HOME
@@ -8,8 +9,10 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 [ -x /tmp/pm2ref/node_modules/.bin/pm2 ] || npm install --prefix /tmp/pm2ref pm2@7.0.4 >/dev/null
 pm2() { env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$work" PM2_HOME="$work/home" /tmp/pm2ref/node_modules/.bin/pm2 "$@"; }
+only=" $* " # record.sh [case...]: only those cases
 record() { # record <name> <invocations...>
 	local name=$1; shift
+	[ "$only" = "  " ] || [[ "$only" == *" $name "* ]] || return 0
 	work=$(mktemp -d)
 	cp -r "$here/fixture" "$work/app"
 	local exits=()
