@@ -19,7 +19,7 @@ func TestSmoke(t *testing.T) {
 		t.Skip("no go command")
 	}
 	cfg := config{
-		smoke: true, reps: 1, n100: 10, n1000: 20, listCalls: 3, crashGaps: 3,
+		smoke: true, reps: 1, n100: 10, n1000: 20, listCalls: 3, crashGaps: 3, curveMax: 10000,
 		lines: 20000, idle: 600 * time.Millisecond, memTimeout: 5 * time.Second,
 		only: map[string]bool{}, out: filepath.Join(t.TempDir(), "results"),
 	}
