@@ -713,6 +713,7 @@ func runApps1000(r *runner, t Tool) error {
 		}
 		r.rec("list1000", t, ms(time.Since(t0)))
 	}
+	time.Sleep(time.Second) // as rss10 and rss100: what stays, a second after the lists
 	if pid := t.DaemonPID(); pid > 0 {
 		if v, err := rssMiB(pid); err == nil {
 			r.rec("rss1000", t, v)
