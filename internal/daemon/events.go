@@ -208,5 +208,6 @@ func brief(ps []api.Process) {
 	for i := range ps {
 		ps[i].PM2Env.Env = nil
 		ps[i].PM2Env.Options = nil
+		ps[i].PM2Env.Cache = nil // keep the full list's cache for the full list
 	}
 }
