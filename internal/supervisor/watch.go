@@ -28,6 +28,7 @@ type watcher struct {
 	roots  []string
 	ignore []ignoreRule
 	own    map[string]bool // the app's own log and pid files
+	home   string          // the daemon's home: its state, logs and sockets are never the app's
 	ownDir map[string]bool // folders tend creates for them
 	delay  time.Duration
 	key    string
@@ -83,7 +84,7 @@ func parseIgnore(list []string) []ignoreRule {
 
 // ignored tells whether rel (slash-separated, relative to cwd) is ignored.
 func (w *watcher) ignored(abs string) bool {
-	if w.own[abs] {
+	if w.own[abs] || (w.home != "" && (abs == w.home || strings.HasPrefix(abs, w.home+"/"))) {
 		return true
 	}
 	rel, err := filepath.Rel(w.cwd, abs)
@@ -124,7 +125,7 @@ func newWatcher(p *Proc, a spec.App) (*watcher, error) {
 		return nil, err
 	}
 	w := &watcher{p: p, name: a.Name, fw: fw, cwd: a.Cwd, ignore: parseIgnore(a.IgnoreWatch), delay: a.WatchDelay,
-		key: watchKey(a), done: make(chan struct{}), own: map[string]bool{}, ownDir: map[string]bool{}}
+		key: watchKey(a), done: make(chan struct{}), own: map[string]bool{}, ownDir: map[string]bool{}, home: p.sup.opts.Home}
 	roots := a.Watch
 	if len(roots) == 0 {
 		roots = []string{a.Cwd}

@@ -28,3 +28,22 @@ func TestWatchIgnoreRules(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchIgnoresHome: the daemon's home is never watched, even inside
+// the app's folder with an ignore_watch that replaces the dotfile rule (a
+// state record written there restarted the app: TestConformance/opt_ext).
+func TestWatchIgnoresHome(t *testing.T) {
+	w := &watcher{cwd: "/app", home: "/app/.tend", ignore: parseIgnore([]string{"node_modules"}), own: map[string]bool{}}
+	for path, want := range map[string]bool{
+		"/app/.tend":             true,
+		"/app/.tend/state/0.a":   true,
+		"/app/.tend/logs/x.log":  true,
+		"/app/.tendrc":           false,
+		"/app/src/a.js":          false,
+		"/app/node_modules/x.js": true,
+	} {
+		if got := w.ignored(path); got != want {
+			t.Errorf("ignored(%s) = %v, want %v", path, got, want)
+		}
+	}
+}
