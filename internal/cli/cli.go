@@ -169,6 +169,14 @@ func (a *app) call(ctx context.Context, fn func(*client.Client) error) (*client.
 	return c, fn(c)
 }
 
+// list is the daemon's process list (PM2's jlist), starting a daemon if
+// none answers, as PM2's list does.
+func (a *app) list(ctx context.Context) ([]api.Process, error) {
+	var ps []api.Process
+	_, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err })
+	return ps, err
+}
+
 // connect returns a client of a live daemon, starting one if none answers a
 // ping.
 func (a *app) connect(ctx context.Context) (*client.Client, error) {

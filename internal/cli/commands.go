@@ -534,8 +534,8 @@ func (a *app) listCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			var ps []api.Process
-			if _, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
+			ps, err := a.list(ctx)
+			if err != nil {
 				return err
 			}
 			a.printTable(ps)
@@ -571,8 +571,8 @@ func (a *app) describeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			var ps []api.Process
-			if _, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
+			ps, err := a.list(ctx)
+			if err != nil {
 				return err
 			}
 			var sel []api.Process
@@ -686,8 +686,8 @@ func (a *app) pidCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			var ps []api.Process
-			if _, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
+			ps, err := a.list(ctx)
+			if err != nil {
 				return err
 			}
 			for _, p := range ps {

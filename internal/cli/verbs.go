@@ -56,8 +56,8 @@ func (a *app) idCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			var ps []api.Process
-			if _, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.List(ctx); return err }); err != nil {
+			ps, err := a.list(ctx)
+			if err != nil {
 				return err
 			}
 			ids := []int{}
