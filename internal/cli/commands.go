@@ -520,7 +520,7 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 		},
 	}
 	if action == api.ActionStop {
-		cmd.Flags().BoolVarP(&watch, "watch", "w", false, "stop watching files; the app keeps running")
+		cmd.Flags().BoolVar(&watch, "watch", false, "stop watching files; the app keeps running")
 	}
 	return cmd
 }

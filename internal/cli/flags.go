@@ -94,7 +94,7 @@ func (a *app) addPM2Flags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noAutorestart, "no-autorestart", false, "do not restart the app when it exits")
 	fs.BoolVar(&f.noAutostart, "no-autostart", false, "add the app to the list without starting it")
 	fs.BoolVarP(&f.updateEnv, "update-env", "a", false, "refresh the environment of apps already running")
-	fs.VarP(&f.watch, "watch", "w", "restart on file changes: the app's folder, or these paths (--watch src --watch lib)")
+	fs.Var(&f.watch, "watch", "restart on file changes: the app's folder, or these paths (--watch src --watch lib)")
 	fs.Lookup("watch").NoOptDefVal = watchBare
 	fs.StringSliceVar(&f.ignoreWatch, "ignore-watch", nil, "paths or globs not to watch (replaces the default: dotfiles, node_modules)")
 	fs.StringVar(&f.watchDelay, "watch-delay", "", "wait this long after a change before restarting (4 = 4 s, or 4000ms)")
@@ -113,7 +113,7 @@ func (a *app) addPM2Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&a.pf.hp, "hp", "", "startup: that user's home folder")
 	fs.StringVar(&a.pf.serviceName, "service-name", "", "startup: the unit's name")
 	fs.BoolVar(&a.pf.waitIP, "wait-ip", false, "startup: start the daemon once the network is online")
-	fs.BoolVar(&a.pf.write, "write", false, "start: also write the app's options to <name>-pm2.json")
+	fs.BoolVarP(&a.pf.write, "write", "w", false, "start: also write the app's options to <name>-pm2.json")
 	fs.BoolVar(&a.pf.noDaemon, "no-daemon", false, "PM2's foreground daemon (see the notice)")
 	fs.StringVar(&a.pf.logType, "log-type", "", "PM2's log line format: raw (default) or json")
 
@@ -213,9 +213,30 @@ func optionalFlagValues(args []string) []string {
 			i++
 			continue
 		}
+		// PM2's --stop-exit-codes takes several values (<codes...>): the
+		// numbers after it are its values, "0 3" as "0,3".
+		if codes, ok := strings.CutPrefix(args[i], "--stop-exit-codes"); ok && (codes == "" || codes[0] == '=') {
+			codes = strings.TrimPrefix(codes, "=")
+			j := i + 1
+			if codes == "" && j < len(args) {
+				codes, j = args[j], j+1
+			}
+			for ; j < len(args) && isInt(args[j]); j++ {
+				codes += "," + args[j]
+			}
+			out = append(out, "--stop-exit-codes="+codes)
+			i = j - 1
+			continue
+		}
 		out = append(out, args[i])
 	}
 	return out
+}
+
+// isInt reports whether s is a whole number, such as an exit code.
+func isInt(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 // otherFiles is PM2's --ext: the files under dir (outside node_modules)

@@ -125,3 +125,21 @@ func TestUpdateOlderDaemon(t *testing.T) {
 		t.Fatalf("update: %v\n%s", err, out)
 	}
 }
+
+// TestOptionalFlagValues: PM2's optional and variadic values become pflag's
+// "--flag=value" for the start verbs only; nothing after "--" changes.
+func TestOptionalFlagValues(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"start app.js --watch src", "start app.js --watch=src"},
+		{"start app.js --watch", "start app.js --watch"},
+		{"start app.js --stop-exit-codes 0 3 --name x", "start app.js --stop-exit-codes=0,3 --name x"},
+		{"start app.js --stop-exit-codes=0 3", "start app.js --stop-exit-codes=0,3"},
+		{"start --stop-exit-codes 2 app.js", "start --stop-exit-codes=2 app.js"},
+		{"start app.js -- --stop-exit-codes 0 3", "start app.js -- --stop-exit-codes 0 3"},
+		{"restart app --watch", "restart app --watch"},
+	} {
+		if got := strings.Join(optionalFlagValues(strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%s: %s, want %s", c.in, got, c.want)
+		}
+	}
+}
