@@ -107,7 +107,7 @@ func (s *jsScanner) skipString() {
 	for s.pos < len(s.src) {
 		c := s.src[s.pos]
 		if c == '\\' {
-			s.pos += 2
+			s.pos = min(s.pos+2, len(s.src))
 			continue
 		}
 		s.pos++
@@ -124,7 +124,7 @@ func (s *jsScanner) skipTemplate() {
 		c := s.src[s.pos]
 		switch {
 		case c == '\\':
-			s.pos += 2
+			s.pos = min(s.pos+2, len(s.src))
 		case c == '`':
 			s.pos++
 			return
@@ -250,6 +250,9 @@ func (s *jsScanner) readString() (string, bool) {
 	start := s.pos
 	s.skipString()
 	lit := s.src[start:s.pos]
+	if len(lit) < 2 || lit[len(lit)-1] != lit[0] {
+		return "", false // unterminated: the caller reports what it expected
+	}
 	if lit[0] == '\'' {
 		lit = `"` + strings.ReplaceAll(strings.ReplaceAll(lit[1:len(lit)-1], `\'`, `'`), `"`, `\"`) + `"`
 	}
