@@ -2,12 +2,9 @@ package logs
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Pump copies one output stream of an app (its stdout or stderr pipe) into log
@@ -33,7 +30,7 @@ type Pump struct {
 	Dropped func(lines int64, err error)
 
 	atStart bool
-	out     []byte
+	pending []byte // the start of a line whose end has not arrived
 	count   lineCount
 }
 
@@ -41,96 +38,61 @@ type Pump struct {
 // to read, so a thousand idle apps hold no buffers at all.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
-// Run copies until the stream ends (every writer has closed it) and closes Src.
-func (p *Pump) Run() error {
-	defer p.Src.Close()
-	wait := p.PartialFlush
-	if wait <= 0 {
-		wait = 50 * time.Millisecond
+// getBuf takes a read buffer from the pool, with the partial line held
+// since the last read at its start; k is that line's length and limit the
+// buffer's usable size.
+func (p *Pump) getBuf() (bp *[]byte, buf []byte, k int) {
+	bp = bufPool.Get().(*[]byte)
+	buf = *bp
+	if p.BufSize > 0 && p.BufSize < len(buf) {
+		buf = buf[:p.BufSize]
 	}
-	p.atStart = true
-	rc, err := p.Src.SyscallConn()
-	if err != nil {
-		return err
+	return bp, buf, copy(buf, p.pending)
+}
+
+// take writes the whole lines of buf (the held partial line, then what was
+// read) and holds the rest until its end arrives, unless it fills the buffer
+// (limit) or the stream has ended.
+func (p *Pump) take(buf []byte, limit int, end bool) {
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		p.write(buf[:i+1])
+		buf = buf[i+1:]
 	}
-	var pending []byte // the start of a line whose end has not arrived
-	deadline := false
-	for {
-		if len(pending) > 0 {
-			p.Src.SetReadDeadline(time.Now().Add(wait))
-			deadline = true
-		} else if deadline {
-			p.Src.SetReadDeadline(time.Time{})
-			deadline = false
+	if len(buf) >= limit-1 || end {
+		if len(buf) > 0 {
+			p.write(buf) // a line longer than the buffer, or the stream's end
 		}
-		var (
-			bp   *[]byte
-			n    int
-			rerr error
-			eof  bool
-		)
-		err := rc.Read(func(fd uintptr) bool {
-			b := bufPool.Get().(*[]byte)
-			buf := *b
-			if p.BufSize > 0 && p.BufSize < len(buf) {
-				buf = buf[:p.BufSize]
-			}
-			k := copy(buf, pending)
-			for {
-				m, e := unix.Read(int(fd), buf[k:])
-				if e == unix.EINTR {
-					continue
-				}
-				if e == unix.EAGAIN {
-					bufPool.Put(b)
-					return false // wait until readable, holding no buffer
-				}
-				bp, n, rerr, eof = b, k+max(m, 0), e, m == 0 && e == nil
-				*bp = buf[:cap(buf)]
-				return true
-			}
-		})
-		if err != nil && bp == nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				p.write(pending) // quiet: write the partial line as it is
-				pending = pending[:0]
-				continue
-			}
-			if len(pending) > 0 {
-				p.write(pending)
-			}
-			return err
-		}
-		buf := (*bp)[:n]
-		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
-			p.write(buf[:i+1])
-			buf = buf[i+1:]
-		}
-		limit := len(*bp)
-		if p.BufSize > 0 && p.BufSize < limit {
-			limit = p.BufSize
-		}
-		if len(buf) >= limit-1 || eof || rerr != nil {
-			if len(buf) > 0 {
-				p.write(buf) // a line longer than the buffer, or the stream's end
-			}
-			buf = nil
-		}
-		pending = append(pending[:0], buf...)
-		bufPool.Put(bp)
-		if eof {
-			return nil
-		}
-		if rerr != nil {
-			return rerr
-		}
+		buf = nil
 	}
+	if len(buf) == 0 {
+		p.pending = nil // an idle pump holds no buffer
+		return
+	}
+	p.pending = append(p.pending[:0], buf...)
+}
+
+// flushPending writes the held partial line as it is: the stream stayed
+// quiet, or is over.
+func (p *Pump) flushPending() {
+	if len(p.pending) > 0 {
+		p.write(p.pending)
+	}
+	p.pending = nil
+}
+
+func (p *Pump) partialFlush() time.Duration {
+	if p.PartialFlush > 0 {
+		return p.PartialFlush
+	}
+	return 50 * time.Millisecond
 }
 
 func (p *Pump) write(block []byte) {
 	data := block
 	if p.Stamp != nil {
-		data = p.stamp(block)
+		op := outPool.Get().(*[]byte)
+		data = p.stamp((*op)[:0], block)
+		defer func() { *op = data[:0]; outPool.Put(op) }()
 	}
 	var failed error
 	for _, d := range p.Dst {
@@ -150,11 +112,14 @@ func (p *Pump) write(block []byte) {
 	}
 }
 
-// stamp returns block with the timestamp before every line that starts in it.
-func (p *Pump) stamp(block []byte) []byte {
+// outPool holds the buffers of stamped output, taken only while writing.
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// stamp appends block to out with the timestamp before every line that
+// starts in it.
+func (p *Pump) stamp(out, block []byte) []byte {
 	prefix := p.Stamp.Append(make([]byte, 0, 40), time.Now())
 	prefix = append(prefix, ": "...)
-	out := p.out[:0]
 	for len(block) > 0 {
 		if p.atStart {
 			out = append(out, prefix...)
@@ -169,6 +134,5 @@ func (p *Pump) stamp(block []byte) []byte {
 		block = block[i+1:]
 		p.atStart = true
 	}
-	p.out = out
 	return out
 }

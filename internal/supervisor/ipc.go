@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -68,44 +67,93 @@ func (p *Proc) sendSignal(sigs chan<- runSignal, s runSignal) {
 	}
 }
 
-// readIPC reads the app's messages until the channel closes.
-// An app that is not speaking costs it no buffer: it waits for the channel
-// to be readable holding none, and reads with one from ipcReaders until
-// what arrived is consumed.
-func (p *Proc) readIPC(r *run, f *os.File, sigs chan<- runSignal) {
-	var long []byte
+// ipcReader takes the app's messages from its IPC channel, a line each.
+// An app that is not speaking costs it no buffer and no goroutine: read is
+// called when the channel has something (onReadable) and borrows a buffer
+// from readBufs while it reads.
+type ipcReader struct {
+	p    *Proc
+	r    *run
+	f    *os.File
+	sigs chan<- runSignal
+	long []byte // the start of a line whose end has not arrived
+	skip bool   // that line is longer than maxIPCLine: dropped up to its end
+}
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
+
+// read takes what the channel holds now, without blocking; false once the
+// channel is closed or at its end.
+func (x *ipcReader) read() bool {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
 	for {
-		if waitReadable(f) != nil {
-			return
+		n, err := readNow(x.f, *bp)
+		if err == unix.EAGAIN {
+			return true
 		}
-		br := ipcReaders.Get().(*bufio.Reader)
-		br.Reset(f)
-		for {
-			line, err := br.ReadSlice('\n')
-			if err == bufio.ErrBufferFull {
-				if len(long)+len(line) <= maxIPCLine {
-					long = append(long, line...)
-				}
-				continue
-			}
-			if err != nil {
-				return // the buffer goes with the channel
-			}
-			if long != nil {
-				line = append(long, line...)
-				long = nil
-			}
-			p.onIPC(r, bytes.TrimSpace(line), sigs)
-			if br.Buffered() == 0 {
-				break
-			}
+		if err != nil || n == 0 {
+			return false
 		}
-		br.Reset(nil)
-		ipcReaders.Put(br)
+		x.feed((*bp)[:n])
 	}
 }
 
-var ipcReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+// readNow reads what c holds now (a datagram, for a datagram socket):
+// unix.EAGAIN when it holds nothing, n == 0 at its end, an error once c is
+// closed.
+func readNow(c syscall.Conn, buf []byte) (n int, err error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	cerr := rc.Read(func(fd uintptr) bool {
+		for {
+			n, err = unix.Read(int(fd), buf)
+			if err != unix.EINTR {
+				return true
+			}
+		}
+	})
+	if cerr != nil {
+		return 0, cerr
+	}
+	return max(n, 0), err
+}
+
+func (x *ipcReader) feed(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			x.hold(b)
+			return
+		}
+		line := b[:i+1]
+		b = b[i+1:]
+		if x.long != nil || x.skip {
+			x.hold(line)
+			if line = x.long; x.skip {
+				line = nil
+			}
+			x.long, x.skip = nil, false
+		}
+		if line != nil {
+			x.p.onIPC(x.r, bytes.TrimSpace(line), x.sigs)
+		}
+	}
+}
+
+// hold keeps the start of a line until its end arrives.
+func (x *ipcReader) hold(b []byte) {
+	if x.skip {
+		return
+	}
+	if len(x.long)+len(b) > maxIPCLine+1 {
+		x.long, x.skip = nil, true
+		return
+	}
+	x.long = append(x.long, b...)
+}
 
 // waitReadable returns once c has something to read, is at its end or is
 // closed (an error), without holding a buffer or a thread meanwhile.
@@ -308,18 +356,20 @@ func (p *Proc) openNotify(seq int64) (*net.UnixConn, string, error) {
 	return c, path, nil
 }
 
-// readNotify reads sd_notify datagrams until the socket closes.
-func (p *Proc) readNotify(r *run, c *net.UnixConn, sigs chan<- runSignal) {
+// readNotify reads the sd_notify datagrams the socket holds now, without
+// blocking; false once it is closed.
+func (p *Proc) readNotify(r *run, c *net.UnixConn, sigs chan<- runSignal) bool {
+	bp := readBufs.Get().(*[]byte) // a message is rare: no buffer while waiting
+	defer readBufs.Put(bp)
 	for {
-		if waitReadable(c) != nil {
-			return
+		n, err := readNow(c, *bp)
+		if err == unix.EAGAIN {
+			return true
 		}
-		buf := make([]byte, 4096) // a message is rare: no buffer while waiting
-		n, _, err := c.ReadFromUnix(buf)
 		if err != nil {
-			return
+			return false
 		}
-		msg := string(buf[:n])
+		msg := string((*bp)[:n])
 		ready := false
 		for _, l := range strings.Split(msg, "\n") {
 			if strings.TrimSpace(l) == "READY=1" {

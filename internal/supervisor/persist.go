@@ -569,11 +569,8 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 		p.sup.logf("app %s (id %d): %v", app.Name, p.id, err)
 	}
 	r.srcs = srcs
-	p.attach(r, files, exits, func() (Exit, bool) {
-		if pidfd != nil {
-			waitPidfd(pidfd)
-			pidfd.Close()
-		} else {
+	p.attach(r, files, exits, pidfd, func() (Exit, bool) {
+		if pidfd == nil {
 			for alive(m) {
 				select {
 				case <-time.After(250 * time.Millisecond):

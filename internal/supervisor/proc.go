@@ -148,6 +148,7 @@ type run struct {
 	ipc        *os.File      // the daemon's end of the Node IPC channel
 	notify     *net.UnixConn // its NOTIFY_SOCKET
 	notifyPath string
+	unwatch    []func()        // stop waiting for ipc and notify to be readable
 	inodes     map[uint64]bool // the listening sockets tend passed it
 
 	cg        *cgroup.Group // its own cgroup, nil without
@@ -156,6 +157,7 @@ type run struct {
 	marker    string        // its TEND_RUN (runMarker)
 	adopted   bool          // started by an earlier daemon: not tend's child
 	srcs      [2]*os.File   // the daemon's ends of its output pipes
+	stopPumps [2]func()     // end the pumps of srcs (detach)
 	memNotify func()        // ends the cgroup's memory threshold
 	logf      func(format string, args ...any)
 }
@@ -516,16 +518,15 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 	// so no thread per app sits blocked in wait (the pid cannot be reused
 	// before the reap); where there is no pidfd, Wait blocks a thread.
 	pidfd, _ := openPidfd(r.pid)
-	p.attach(r, files, exits, func() (Exit, bool) {
-		if pidfd != nil {
-			waitPidfd(pidfd)
-			pidfd.Close()
-		}
+	p.attach(r, files, exits, pidfd, func() (Exit, bool) {
 		st, _ := cmd.Process.Wait()
 		return exitOf(st, p.sup.now().Sub(r.started)), true
 	})
-	go p.readIPC(r, ipc, sigs)
-	go p.readNotify(r, notify, sigs)
+	x := &ipcReader{p: p, r: r, f: ipc, sigs: sigs}
+	r.unwatch = []func(){
+		onReadable(ipc, x.read),
+		onReadable(notify, func() bool { return p.readNotify(r, notify, sigs) }),
+	}
 	return r, nil
 }
 
@@ -533,15 +534,18 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 // earlier daemon (reattach): its output streams (r.srcs) into its log files,
 // the kernel's notice that its cgroup crossed max_memory_restart, and the
 // watcher of its exit. wait returns when the process has exited, with how,
-// or false when the loop ended first; the exit then goes to exits.
-func (p *Proc) attach(r *run, files [3]*logs.File, exits chan<- exitMsg, wait func() (Exit, bool)) {
+// or false when the loop ended first; the exit then goes to exits. With a
+// pidfd, wait is called once the pidfd is readable (the process has
+// exited), and no goroutine waits meanwhile; without, a goroutine waits in
+// wait.
+func (p *Proc) attach(r *run, files [3]*logs.File, exits chan<- exitMsg, pidfd *os.File, wait func() (Exit, bool)) {
 	p.startPumps(r, r.srcs, files)
 	if r.cg != nil && r.app.MaxMemoryRestart > 0 {
 		// Where the kernel tells when the group crosses the limit, the
 		// sampler looks at once instead of at its next tick.
 		r.memNotify, _ = r.cg.Notify(r.app.MaxMemoryRestart, p.sup.wakeSampler)
 	}
-	go func() {
+	exited := func() {
 		e, ok := wait()
 		if !ok {
 			return
@@ -551,7 +555,12 @@ func (p *Proc) attach(r *run, files [3]*logs.File, exits chan<- exitMsg, wait fu
 		case exits <- exitMsg{r: r, exit: e}:
 		case <-p.done:
 		}
-	}()
+	}
+	if pidfd != nil {
+		onExit(pidfd, exited)
+	} else {
+		go exited()
+	}
 }
 
 // startIn starts cmd, in a cgroup of its own where the daemon has them. An
@@ -598,9 +607,9 @@ func (p *Proc) startIn(cmd *exec.Cmd, app spec.App) (*cgroup.Group, error) {
 // reading (what is in the pipes waits there) and write what they hold; the
 // cgroup and the pid stay.
 func (r *run) detach() {
-	for _, f := range r.srcs {
-		if f != nil {
-			f.Close()
+	for _, stop := range r.stopPumps {
+		if stop != nil {
+			stop()
 		}
 	}
 	r.pumps.Wait()
@@ -639,14 +648,13 @@ func (p *Proc) startPumps(r *run, srcs [2]*os.File, files [3]*logs.File) {
 		r.pumps.Add(1)
 		p.sup.outputs.Add(1)
 		running.Add(1)
-		go func() {
-			defer p.sup.outputs.Done()
-			defer r.pumps.Done()
-			pump.Run()
+		r.stopPumps[i] = pump.Start(func(error) {
 			if running.Add(-1) == 0 {
 				closeFiles()
 			}
-		}()
+			r.pumps.Done()
+			p.sup.outputs.Done()
+		})
 	}
 }
 
@@ -696,6 +704,9 @@ func (r *run) release() {
 	}
 	if r.cancel != nil {
 		r.cancel()
+	}
+	for _, stop := range r.unwatch {
+		stop() // before the descriptors close
 	}
 	if r.ipc != nil {
 		r.ipc.Close()
