@@ -9,10 +9,12 @@ package cgroup
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,8 +22,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Version is the cgroup hierarchy a Manager uses.
@@ -338,6 +338,12 @@ type Group struct {
 	inactiveAt time.Time // when
 	usage      int64     // the last usage read for a list
 	usageAt    time.Time // when
+	// files are the group's usage and memory.stat files, opened at their
+	// first read and read again with pread: opening a v1 cgroup file costs
+	// ~0.2 ms, a read of an open one a few µs. closed: Remove closed them
+	// (no read opens them again).
+	files  [2]*os.File
+	closed bool
 }
 
 // UsageAge is how old a usage figure a list may show: as old as the /proc
@@ -390,7 +396,8 @@ func (g *Group) memory(maxAge time.Duration) (int64, error) {
 	usage, fresh := g.usage, maxAge > 0 && now.Sub(g.usageAt) <= UsageAge
 	g.mu.Unlock()
 	if !fresh {
-		b, err := readSmall(filepath.Join(g.dir, usageFile))
+		var buf [64]byte
+		b, err := g.read(0, usageFile, buf[:])
 		if err != nil {
 			return 0, err
 		}
@@ -399,46 +406,83 @@ func (g *Group) memory(maxAge time.Duration) (int64, error) {
 		}
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if !fresh && maxAge > 0 {
 		g.usage, g.usageAt = usage, now
 	}
-	if maxAge <= 0 || now.Sub(g.inactiveAt) > maxAge {
-		g.inactive, _ = statValue(filepath.Join(g.dir, "memory.stat"), statKey)
+	readStat := maxAge <= 0 || now.Sub(g.inactiveAt) > maxAge
+	if readStat {
 		g.inactiveAt = now
 	}
+	g.mu.Unlock()
+	if readStat {
+		inactive, _ := g.statValue(statKey)
+		g.mu.Lock()
+		g.inactive = inactive
+		g.mu.Unlock()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	return max(usage-g.inactive, 0), nil
 }
 
-// readSmall reads a file of one number: open, one read, close (os.ReadFile
-// also stats it, tries to add it to the poller and reads again to see its
-// end; a list of 1,000 apps reads 1,000 of these).
-func readSmall(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+// read reads the group's file i (0: usage, 1: memory.stat) from its start
+// into buf, opening it on first use.
+func (g *Group) read(i int, name string, buf []byte) ([]byte, error) {
+	g.mu.Lock()
+	f := g.files[i]
+	if f == nil {
+		if g.closed {
+			g.mu.Unlock()
+			return nil, &os.PathError{Op: "open", Path: filepath.Join(g.dir, name), Err: os.ErrClosed}
+		}
+		var err error
+		if f, err = os.OpenFile(filepath.Join(g.dir, name), os.O_RDONLY, 0); err != nil {
+			g.mu.Unlock()
+			return nil, err
+		}
+		g.files[i] = f
 	}
-	defer unix.Close(fd)
-	buf := make([]byte, 64)
-	n, err := unix.Read(fd, buf)
-	if err != nil {
-		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	g.mu.Unlock()
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
+		return nil, err
 	}
 	return buf[:n], nil
 }
 
-func statValue(path, key string) (int64, error) {
-	b, err := os.ReadFile(path)
+// closeFiles closes the files read kept open; none opens again.
+func (g *Group) closeFiles() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	for i, f := range g.files {
+		if f != nil {
+			f.Close()
+			g.files[i] = nil
+		}
+	}
+}
+
+// statValue reads key from the group's memory.stat.
+func (g *Group) statValue(key string) (int64, error) {
+	var buf [8 << 10]byte
+	b, err := g.read(1, "memory.stat", buf[:])
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, " ")
-		if ok && k == key {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		k, v, ok := bytes.Cut(line, []byte(" "))
+		if ok && string(k) == key {
+			return strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("%s: no %s", path, key)
+	return 0, fmt.Errorf("%s: no %s", filepath.Join(g.dir, "memory.stat"), key)
 }
 
 // Remove deletes the group once it is empty, killing what is left in it;
@@ -447,6 +491,7 @@ func (g *Group) Remove() error {
 	if g == nil {
 		return nil
 	}
+	g.closeFiles()
 	var err error
 	for i := 0; i < 200; i++ {
 		if err = os.Remove(g.dir); err == nil || os.IsNotExist(err) {

@@ -452,7 +452,11 @@ func (ls *loopState) beginStop(c command) {
 	p.stopThen, p.stopReason = c.op, c.reason
 	p.mu.Unlock()
 	p.setStatus(Stopping, "")
-	st.stopRun = newStopRun(ls.cur, p.app, false, p.sup.recentSnapshot(), ls.clk)
+	snap := c.snap
+	if snap == nil {
+		snap = p.sup.recentSnapshot()
+	}
+	st.stopRun = newStopRun(ls.cur, p.app, false, snap, ls.clk)
 }
 
 // onKillTimeout handles kill_timeout passing during a stop.

@@ -129,6 +129,9 @@ type command struct {
 	reason string    // why a restart happens: manual, crash, memory limit, watch, cron
 	data   []byte    // opSend: one JSON message
 	reply  chan error
+	// snap, for a stop sent to many processes at once, is the walk of
+	// /proc they share (Supervisor.stopSnapshot); nil: the loop walks.
+	snap *procstat.Snapshot
 }
 
 // run is one execution of the process. During a reload two runs of one

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,6 +74,7 @@ type Supervisor struct {
 
 	snapMu sync.Mutex
 	snap   *procstat.Snapshot
+	walks  atomic.Int64 // walks of /proc for stops (tests count them)
 
 	sampleWake chan struct{}
 
@@ -593,9 +595,13 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 	var errs []error
 	var emu sync.Mutex
 	for _, group := range groups {
+		var snap *procstat.Snapshot
+		if o == opStop || o == opDelete || o == opRestart {
+			snap = s.stopSnapshot(group)
+		}
 		var wg sync.WaitGroup
 		for _, p := range group {
-			c := command{op: o}
+			c := command{op: o, snap: snap}
 			p.mu.Lock()
 			if o == opStart && p.status != Stopped && p.status != Errored {
 				c.op = opRestart
@@ -796,12 +802,13 @@ func (s *Supervisor) Env(id int) (map[string]string, error) {
 func (s *Supervisor) Shutdown(ctx context.Context) {
 	s.Close()
 	for _, group := range layers(s.sorted()) {
+		snap := s.stopSnapshot(group)
 		var wg sync.WaitGroup
 		for _, p := range group {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p.do(command{op: opDelete})
+				p.do(command{op: opDelete, snap: snap})
 			}()
 		}
 		wg.Wait()
@@ -967,7 +974,33 @@ func (s *Supervisor) recentSnapshot() *procstat.Snapshot {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	if s.snap == nil || time.Since(s.snap.At) > 20*time.Millisecond {
-		s.snap = procstat.Take()
+		s.snap = s.walk()
 	}
 	return s.snap
+}
+
+// walk takes a snapshot of /proc for a stop.
+func (s *Supervisor) walk() *procstat.Snapshot {
+	s.walks.Add(1)
+	return procstat.Take()
+}
+
+// stopSnapshot is the walk of /proc that the stops of group share when they
+// are sent together (stop all, delete all, kill): taken once before the
+// commands go out, so a thousand loops do not each walk again when their
+// turn comes more than recentSnapshot's 20 ms after the first. nil for one
+// process (its loop takes its own) or when none of them runs.
+func (s *Supervisor) stopSnapshot(group []*Proc) *procstat.Snapshot {
+	running := 0
+	for _, p := range group {
+		p.mu.Lock()
+		if p.pid > 0 {
+			running++
+		}
+		p.mu.Unlock()
+	}
+	if running < 2 {
+		return nil
+	}
+	return s.walk()
 }
