@@ -18,10 +18,9 @@ func TestStopAllWalksProcOnce(t *testing.T) {
 	const n = 60
 	s := New(Options{Home: t.TempDir()})
 	ctx := context.Background()
-	t.Cleanup(func() {
-		s.Act(ctx, api.ActionRequest{Action: api.ActionDelete, Target: api.Target{Names: []string{"all"}}})
-		s.Close()
-	})
+	// Shutdown waits for the loops and pumps: nothing of this test is left
+	// to free while the next one measures the heap (TestIdleAppCost).
+	t.Cleanup(func() { s.Shutdown(ctx) })
 	apps := make([]spec.App, n)
 	for i := range apps {
 		apps[i] = testApp(t, fmt.Sprintf("batch%d", i), "exec sleep 9343", nil)
