@@ -3,6 +3,8 @@
 package logs
 
 import (
+	"errors"
+	"os"
 	"sync"
 	"time"
 
@@ -11,46 +13,45 @@ import (
 	"github.com/tend-dev/tend/internal/poller"
 )
 
-// maxReadsPerWake bounds what one wake-up of a busy pump reads (with 64 KiB
-// buffers, 4 MiB) before it lets the other pipes' turns come.
-const maxReadsPerWake = 64
+// linger is how long a pump that has read keeps its goroutine, waiting in
+// Go's netpoller for more, before it hands its pipe back to the poller: a
+// busy stream costs one wake-up per burst, not one per read.
+const linger = 100 * time.Millisecond
 
 // polled is a pump's state while it waits on the shared poller.
 type polled struct {
-	mu      sync.Mutex
-	p       *Pump
-	w       *poller.Watch
-	fd      int
-	ended   bool
-	end     func(error)
-	quiet   *time.Timer // writes the partial line once the stream is quiet
-	quietAt time.Time
+	mu       sync.Mutex
+	p        *Pump
+	w        *poller.Watch // nil: no poller, the goroutine never ends
+	busy     bool          // a goroutine is reading (read runs)
+	stopping bool          // Stop waits for that goroutine to end the pump
+	ended    bool
+	stopped  chan struct{} // closed by finish
+	end      func(error)
 }
 
-// Start copies the stream without a goroutine of its own: Src waits on
-// the daemon's one poller (internal/poller), and the copy runs in a
-// goroutine that lives only while the pipe has something to read. end is
-// called once the stream has ended (every writer closed it) or Stop ended
-// it. Stop writes the partial line the pump holds and closes Src; what is
-// still in the pipe stays there.
+// Start copies the stream without a goroutine of its own while it is
+// quiet: Src waits on the daemon's one poller (internal/poller), and when
+// it has something, a goroutine reads it and stays while the stream is
+// busy (linger), then hands it back. end is called once the stream has
+// ended (every writer closed it) or Stop ended it. Stop writes the partial
+// line the pump holds and closes Src; what is still in the pipe stays
+// there.
 func (p *Pump) Start(end func(error)) (stop func()) {
 	p.atStart = true
-	s := &polled{p: p, end: end, fd: -1}
+	s := &polled{p: p, end: end, stopped: make(chan struct{})}
+	fd := -1
 	if rc, err := p.Src.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) {
-			if unix.SetNonblock(int(fd), true) == nil { // drain never blocks
-				s.fd = int(fd)
-			}
-		})
+		rc.Control(func(u uintptr) { fd = int(u) })
 	}
 	pl, err := poller.Default()
-	if err == nil && s.fd >= 0 {
+	if err == nil && fd >= 0 {
 		s.mu.Lock() // the first wake-up waits for s.w
-		s.w, err = pl.Add(s.fd, s.ready)
+		s.w, err = pl.Add(fd, func(*poller.Watch) { s.read() })
 		s.mu.Unlock()
 	}
-	if s.w == nil { // no epoll: a goroutine waits in the netpoller
-		go s.wait()
+	if s.w == nil { // no epoll: a goroutine reads for the stream's life
+		go s.read()
 	}
 	return s.stop
 }
@@ -63,100 +64,116 @@ func (p *Pump) Run() error {
 	return <-done
 }
 
-// wait is the pump without a poller: a goroutine waits in the netpoller.
-func (s *polled) wait() {
-	rc, err := s.p.Src.SyscallConn()
-	for err == nil {
-		err = rc.Read(func(fd uintptr) bool {
-			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-			return err != nil || n > 0
+// read copies what arrives until the stream has been quiet for linger (a
+// partial line that waited PartialFlush is written then), and arms the
+// poller again.
+func (s *polled) read() {
+	s.mu.Lock()
+	if s.ended || s.busy {
+		s.mu.Unlock()
+		return
+	}
+	s.busy = true
+	s.mu.Unlock()
+	p := s.p
+	rc, err := p.Src.SyscallConn()
+	if err != nil {
+		s.mu.Lock()
+		s.finish(err)
+		s.mu.Unlock()
+		return
+	}
+	wait := p.partialFlush()
+	var lingerSet time.Time
+	for {
+		var (
+			bp    *[]byte
+			n     int
+			limit int
+			rerr  error
+			eof   bool
+		)
+		err := rc.Read(func(fd uintptr) bool {
+			b, buf, k := p.getBuf()
+			for {
+				m, e := unix.Read(int(fd), buf[k:])
+				if e == unix.EINTR {
+					continue
+				}
+				if e == unix.EAGAIN {
+					bufPool.Put(b)
+					return false // wait until readable, holding no buffer
+				}
+				bp, n, limit, rerr, eof = b, k+max(m, 0), len(buf), e, m == 0 && e == nil
+				return true
+			}
 		})
 		s.mu.Lock()
 		if err == nil {
-			s.readyLocked()
-		} else if !s.ended {
-			s.finish(err)
+			p.take((*bp)[:n], limit, eof || rerr != nil)
+			bufPool.Put(bp)
+			switch {
+			case eof || rerr != nil:
+				s.finish(rerr)
+			case s.stopping:
+				s.finish(nil)
+			case len(p.pending) > 0:
+				p.Src.SetReadDeadline(time.Now().Add(wait))
+				lingerSet = time.Time{}
+			case s.w != nil:
+				if now := time.Now(); now.Sub(lingerSet) > linger/4 {
+					p.Src.SetReadDeadline(now.Add(linger))
+					lingerSet = now
+				}
+			default:
+				p.Src.SetReadDeadline(time.Time{})
+			}
+			ended := s.ended
+			s.mu.Unlock()
+			if ended {
+				return
+			}
+			continue
 		}
-		ended := s.ended
-		s.mu.Unlock()
-		if ended {
+		if s.stopping || !errors.Is(err, os.ErrDeadlineExceeded) {
+			s.finish(nil) // stopped, or Src closed
+			s.mu.Unlock()
 			return
 		}
-	}
-}
-
-// ready runs when the pipe is readable.
-func (s *polled) ready(*poller.Watch) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.readyLocked()
-}
-
-func (s *polled) readyLocked() {
-	if s.ended || s.drain() {
-		return
-	}
-	if len(s.p.pending) > 0 {
-		s.quietAt = time.Now().Add(s.p.partialFlush())
-		if s.quiet == nil {
-			s.quiet = time.AfterFunc(s.p.partialFlush(), s.onQuiet)
-		} else {
-			s.quiet.Reset(s.p.partialFlush())
+		// Quiet: write the partial line as it is; back to the poller.
+		p.flushPending()
+		p.Src.SetReadDeadline(time.Time{})
+		lingerSet = time.Time{}
+		if s.w == nil {
+			s.mu.Unlock()
+			continue
 		}
-	}
-	if s.w != nil {
+		s.busy = false
 		if err := s.w.Arm(); err != nil {
 			s.finish(err)
 		}
-	}
-}
-
-// drain reads what the pipe holds now; true once the stream has ended (and
-// the pump with it).
-func (s *polled) drain() bool {
-	p := s.p
-	bp, buf, k := p.getBuf()
-	defer bufPool.Put(bp)
-	for range maxReadsPerWake {
-		m, err := unix.Read(s.fd, buf[k:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return false
-		}
-		end := m <= 0
-		p.take(buf[:k+max(m, 0)], len(buf), end)
-		if end {
-			s.finish(err)
-			return true
-		}
-		k = copy(buf, p.pending)
-	}
-	return false
-}
-
-// onQuiet writes the partial line once the stream stayed quiet for
-// PartialFlush since it arrived.
-func (s *polled) onQuiet() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended || len(s.p.pending) == 0 {
+		s.mu.Unlock()
 		return
 	}
-	if d := time.Until(s.quietAt); d > 0 {
-		s.quiet.Reset(d)
-		return
-	}
-	s.p.flushPending()
 }
 
+// stop ends the pump; a goroutine reading is woken (a deadline in the past)
+// and ends it after writing what it has read.
 func (s *polled) stop() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.ended {
-		s.finish(nil)
+	if s.ended {
+		s.mu.Unlock()
+		return
 	}
+	if !s.busy {
+		s.finish(nil)
+		s.mu.Unlock()
+		return
+	}
+	s.stopping = true
+	s.p.Src.SetReadDeadline(time.Unix(1, 0))
+	s.mu.Unlock()
+	<-s.stopped
 }
 
 // finish ends the pump: no more wake-ups, the partial line written, Src
@@ -166,10 +183,8 @@ func (s *polled) finish(err error) {
 	if s.w != nil {
 		s.w.Remove()
 	}
-	if s.quiet != nil {
-		s.quiet.Stop()
-	}
 	s.p.flushPending()
 	s.p.Src.Close()
+	close(s.stopped)
 	s.end(err)
 }
