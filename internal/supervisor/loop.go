@@ -74,7 +74,7 @@ func (p *Proc) loop() {
 	defer close(p.done)
 	ls := newLoopState(p, supClock{p.sup})
 	defer ls.close()
-	if ls.resume() {
+	if onOwnStack(ls.resume) {
 		return
 	}
 	for !ls.next() {
@@ -106,37 +106,52 @@ func (ls *loopState) next() bool {
 	if ls.rl != nil {
 		rlAbortC, rlFallC, rlPollC = ls.rl.channels()
 	}
+	var handle func() bool
 	select {
 	case c := <-ls.p.cmds:
-		return ls.onCommand(c)
+		handle = func() bool { return ls.onCommand(c) }
 	case m := <-ls.exits:
-		return ls.onExit(m)
+		handle = func() bool { return ls.onExit(m) }
 	case <-ls.restartT.C():
-		ls.onRestartDelay()
+		handle = done(ls.onRestartDelay)
 	case <-ls.cronT.C():
-		ls.onCron()
+		handle = done(ls.onCron)
 	case <-ls.depC:
-		ls.onDeps()
+		handle = done(ls.onDeps)
 	case res := <-ls.probes:
-		ls.onProbe(res)
+		handle = done(func() { ls.onProbe(res) })
 	case s := <-ls.sigs:
-		ls.onSignal(s)
+		handle = done(func() { ls.onSignal(s) })
 	case <-ls.wrT.C():
-		ls.onListenTimeout()
+		handle = done(ls.onListenTimeout)
 	case <-rlPollC:
-		ls.onReloadPoll()
+		handle = done(ls.onReloadPoll)
 	case <-rlFallC:
-		ls.onReloadFallback()
+		handle = done(ls.onReloadFallback)
 	case <-rlAbortC:
-		ls.onReloadTimeout()
+		handle = done(ls.onReloadTimeout)
 	case m := <-ls.retired:
-		ls.onRetired(m)
+		handle = done(func() { ls.onRetired(m) })
 	case <-stopPollC:
-		return ls.onStopPoll()
+		handle = ls.onStopPoll
 	case <-stopKillC:
-		ls.onKillTimeout()
+		handle = done(ls.onKillTimeout)
 	}
-	return false
+	return onOwnStack(handle)
+}
+
+// done is a handler after which the loop goes on.
+func done(f func()) func() bool { return func() bool { f(); return false } }
+
+// onOwnStack runs a handler in a goroutine of its own and waits for it.
+// What a handler needs in stack (starting a process, JSON, state files:
+// 8–16 KiB) grows that goroutine's stack, which goes when it ends; the
+// loop's own stays at its first 2 KiB, however long the app lives. The
+// loop's state is only ever touched by one of them at a time.
+func onOwnStack(handle func() bool) bool {
+	ch := make(chan bool, 1)
+	go func() { ch <- handle() }()
+	return <-ch
 }
 
 func (ls *loopState) logErr(err error) {
