@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Pump copies one output stream of an app (its stdout or stderr pipe) into log
@@ -78,6 +81,29 @@ func (p *Pump) flushPending() {
 		p.write(p.pending)
 	}
 	p.pending = nil
+}
+
+// readOnce waits in Go's netpoller until the stream has something and reads
+// it into a pooled buffer, after the partial line held: bp holds n bytes
+// of a buffer of limit usable ones (bp is nil when err is set). rerr is the
+// read's error; eof, the stream's end.
+func (p *Pump) readOnce(rc syscall.RawConn) (bp *[]byte, n, limit int, rerr error, eof bool, err error) {
+	err = rc.Read(func(fd uintptr) bool {
+		b, buf, k := p.getBuf()
+		for {
+			m, e := unix.Read(int(fd), buf[k:])
+			if e == unix.EINTR {
+				continue
+			}
+			if e == unix.EAGAIN {
+				bufPool.Put(b)
+				return false // wait until readable, holding no buffer
+			}
+			bp, n, limit, rerr, eof = b, k+max(m, 0), len(buf), e, m == 0 && e == nil
+			return true
+		}
+	})
+	return
 }
 
 func (p *Pump) partialFlush() time.Duration {

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tend-dev/tend/internal/poller"
 )
 
@@ -86,28 +84,7 @@ func (s *polled) read() {
 	wait := p.partialFlush()
 	var lingerSet time.Time
 	for {
-		var (
-			bp    *[]byte
-			n     int
-			limit int
-			rerr  error
-			eof   bool
-		)
-		err := rc.Read(func(fd uintptr) bool {
-			b, buf, k := p.getBuf()
-			for {
-				m, e := unix.Read(int(fd), buf[k:])
-				if e == unix.EINTR {
-					continue
-				}
-				if e == unix.EAGAIN {
-					bufPool.Put(b)
-					return false // wait until readable, holding no buffer
-				}
-				bp, n, limit, rerr, eof = b, k+max(m, 0), len(buf), e, m == 0 && e == nil
-				return true
-			}
-		})
+		bp, n, limit, rerr, eof, err := p.readOnce(rc)
 		s.mu.Lock()
 		if err == nil {
 			p.take((*bp)[:n], limit, eof || rerr != nil)

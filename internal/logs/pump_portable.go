@@ -6,8 +6,6 @@ import (
 	"errors"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Start runs the pump in a goroutine of its own that waits for the pipe in
@@ -37,28 +35,7 @@ func (p *Pump) Run() error {
 			p.Src.SetReadDeadline(time.Time{})
 			deadline = false
 		}
-		var (
-			bp    *[]byte
-			n     int
-			limit int
-			rerr  error
-			eof   bool
-		)
-		err := rc.Read(func(fd uintptr) bool {
-			b, buf, k := p.getBuf()
-			for {
-				m, e := unix.Read(int(fd), buf[k:])
-				if e == unix.EINTR {
-					continue
-				}
-				if e == unix.EAGAIN {
-					bufPool.Put(b)
-					return false // wait until readable, holding no buffer
-				}
-				bp, n, limit, rerr, eof = b, k+max(m, 0), len(buf), e, m == 0 && e == nil
-				return true
-			}
-		})
+		bp, n, limit, rerr, eof, err := p.readOnce(rc)
 		if err != nil && bp == nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				p.flushPending() // quiet: write the partial line as it is
