@@ -138,15 +138,12 @@ type Env struct {
 // .pm2_env.NODE_ENV), below the options and the typed fields, and the
 // instance number is written under the name instance_var gives.
 func (e Env) MarshalJSON() ([]byte, error) {
-	type plain Env
 	c := e.Cache
 	if c == nil {
 		c = &EnvCache{}
 	}
 	st := c.get(e)
-	p := plain(e)
-	p.Env = nil // written from the cache: `"env":null` is spliced below
-	typed, err := json.Marshal(p)
+	typed, err := c.typed(e)
 	if err != nil {
 		return typed, err
 	}
@@ -209,6 +206,9 @@ type EnvCache struct {
 	opts  map[string]any
 	ivar  string
 	state envStatic
+	// typedOf is the Env whose typed fields typedJSON holds.
+	typedOf   envTyped
+	typedJSON []byte
 }
 
 type envStatic struct {
@@ -260,6 +260,31 @@ func (c *EnvCache) get(e Env) envStatic {
 	}
 	c.env, c.opts, c.ivar, c.state = e.Env, e.Options, e.InstanceVar, st
 	return st
+}
+
+// envTyped is Env without its MarshalJSON: the typed fields as
+// encoding/json writes them.
+type envTyped Env
+
+// typed is the JSON of e's typed fields, with `"env":null` where the
+// variables go. It is encoded again only when a field differs from the
+// last encoding's (a thousand idle apps listed again are a thousand
+// comparisons, not a thousand reflective encodings of ~50 fields).
+func (c *EnvCache) typed(e Env) ([]byte, error) {
+	k := envTyped(e)
+	k.Env = nil                   // written from the cache: `"env":null` is spliced in
+	k.Options, k.Cache = nil, nil // not encoded (json:"-")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.typedJSON != nil && reflect.DeepEqual(c.typedOf, k) {
+		return c.typedJSON, nil
+	}
+	b, err := json.Marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	c.typedOf, c.typedJSON = k, b
+	return b, nil
 }
 
 // sameMap tells whether a and b are the same map (not equal ones).

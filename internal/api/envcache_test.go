@@ -106,3 +106,37 @@ func TestAppendListSameAsMarshal(t *testing.T) {
 		}
 	}
 }
+
+// The typed fields' JSON is encoded again only when one of them changed:
+// a list of unchanged apps reuses it, and every change shows at once.
+func TestEnvCacheTypedReusedUntilAChange(t *testing.T) {
+	code := 1
+	e := Env{Name: "a", Status: "online", RestartTime: 1, ExitCode: &code, Args: []string{"x"},
+		AxmMonitor: map[string]any{"rps": map[string]any{"value": 1.0}}, Watch: &Watch{On: true, Paths: []string{"src"}},
+		Options: map[string]any{"o": 1.0}, Cache: &EnvCache{}}
+	first, err := e.Cache.typed(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := e.Cache.typed(e)
+	if &again[0] != &first[0] {
+		t.Error("the typed fields of an unchanged Env were encoded again")
+	}
+	code2 := 2
+	changes := map[string]func(e *Env){
+		"status":      func(e *Env) { e.Status = "stopped" },
+		"restarts":    func(e *Env) { e.RestartTime = 2 },
+		"exit code":   func(e *Env) { e.ExitCode = &code2 },
+		"args":        func(e *Env) { e.Args = []string{"y"} },
+		"axm metric":  func(e *Env) { e.AxmMonitor = map[string]any{"rps": map[string]any{"value": 2.0}} },
+		"watch paths": func(e *Env) { e.Watch = &Watch{On: true, Paths: []string{"lib"}} },
+	}
+	for name, change := range changes {
+		c := e
+		change(&c)
+		if got, want := decode(t, c), marshalReference(t, c); !reflect.DeepEqual(got, want) {
+			t.Errorf("after a change of %s the cached JSON is stale:\n got %v\nwant %v", name, got, want)
+		}
+		decode(t, e) // back to the first Env
+	}
+}
