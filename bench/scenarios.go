@@ -101,7 +101,7 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{Name: "list", Rows: []string{"list10"}, Run: runList},
+	{Name: "list", Rows: []string{"list10"}, Floor: true, Run: runList},
 	{Name: "startstop", Rows: []string{"start100", "stop100"}, Floor: true, Run: runStartStop},
 	{Name: "rss10", Rows: []string{"rss10"}, PerRep: true, Run: func(r *runner, t Tool) error { return runRSS(r, t, 10, "rss10") }},
 	{Name: "rss100", Rows: []string{"rss100"}, PerRep: true, Run: func(r *runner, t Tool) error { return runRSS(r, t, r.cfg.n100, "rss100") }},
