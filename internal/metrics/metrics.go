@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"bytes"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -64,12 +65,7 @@ func (fs families) add(name, typ, help string, v float64, labels ...[2]string) {
 // families by name and samples by their labels, as the official Go client
 // orders them.
 func (fs families) write(w *bytes.Buffer) {
-	names := make([]string, 0, len(fs))
-	for n := range fs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(fs)) {
 		f := fs[n]
 		w.WriteString("# HELP " + f.name + " ")
 		helpEscaper.WriteString(w, f.help)
