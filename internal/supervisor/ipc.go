@@ -331,13 +331,14 @@ func (p *Proc) publishMessage(r *run, data string) {
 // maxSockPath is the longest path a unix socket address holds.
 const maxSockPath = 107
 
-// openNotify creates the NOTIFY_SOCKET of one run, in $TEND_HOME/run (an
-// abstract socket when that path is too long), and returns it with the
-// value for NOTIFY_SOCKET.
+// openNotify creates the NOTIFY_SOCKET of one run, an abstract socket on
+// Linux (notifyAbstract), elsewhere in $TEND_HOME/run (an abstract socket
+// when that path is too long), and returns it with the value for
+// NOTIFY_SOCKET.
 func (p *Proc) openNotify(seq int64) (*net.UnixConn, string, error) {
 	dir := filepath.Join(p.sup.opts.Home, "run")
 	path := filepath.Join(dir, fmt.Sprintf("%d.%d.notify", p.id, seq))
-	if len(path) > maxSockPath || p.sup.opts.Home == "" {
+	if notifyAbstract || len(path) > maxSockPath || p.sup.opts.Home == "" {
 		path = fmt.Sprintf("@tend/%d/%d.%d.notify", os.Getpid(), p.id, seq)
 	} else {
 		h, err := p.sup.home()
@@ -353,7 +354,21 @@ func (p *Proc) openNotify(seq int64) (*net.UnixConn, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("NOTIFY_SOCKET: %w", err)
 	}
+	if strings.HasPrefix(path, "@") {
+		// Any user can send to an abstract socket: the sender is checked.
+		if err := passCred(c); err != nil {
+			c.Close()
+			return nil, "", fmt.Errorf("NOTIFY_SOCKET: %w", err)
+		}
+	}
 	return c, path, nil
+}
+
+// notifySender tells whether a datagram from uid may speak for run r: the
+// daemon's user, root, or the user r runs as; any sender when the kernel
+// did not say (uid -1: a socket file in the private run folder).
+func notifySender(r *run, uid int) bool {
+	return uid < 0 || uid == 0 || uid == os.Getuid() || (r.app.UID != nil && uid == *r.app.UID)
 }
 
 // readNotify reads the sd_notify datagrams the socket holds now, without
@@ -362,12 +377,15 @@ func (p *Proc) readNotify(r *run, c *net.UnixConn, sigs chan<- runSignal) bool {
 	bp := readBufs.Get().(*[]byte) // a message is rare: no buffer while waiting
 	defer readBufs.Put(bp)
 	for {
-		n, err := readNow(c, *bp)
+		n, uid, err := readNotifyNow(c, *bp)
 		if err == unix.EAGAIN {
 			return true
 		}
 		if err != nil {
 			return false
+		}
+		if !notifySender(r, uid) {
+			continue // another user's datagram
 		}
 		msg := string((*bp)[:n])
 		ready := false

@@ -3,6 +3,7 @@
 package supervisor
 
 import (
+	"net"
 	"os"
 	"syscall"
 
@@ -46,3 +47,17 @@ func selfExe() string {
 // so a record's pid is taken over on its start time alone, as before run
 // markers, and unrecorded runs are not looked for.
 const provable = false
+
+// notifyAbstract: a run's NOTIFY_SOCKET is a file in $TEND_HOME/run, whose
+// folder keeps other users out (abstract sockets are Linux's).
+const notifyAbstract = false
+
+// passCred does nothing here: the socket is a file in a private folder.
+func passCred(c *net.UnixConn) error { return nil }
+
+// readNotifyNow reads one datagram without waiting; the sender is not
+// known (-1).
+func readNotifyNow(c *net.UnixConn, buf []byte) (n, uid int, err error) {
+	n, err = readNow(c, buf)
+	return n, -1, err
+}
