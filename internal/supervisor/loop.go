@@ -20,6 +20,7 @@ import (
 type loopState struct {
 	p   *Proc
 	clk clock
+	in  received // the value of the event being handled
 	// spawn starts a run of app without making it serve (Proc.spawn in
 	// the daemon; tests give runs with no process).
 	spawn func(app spec.App, paths [3]string) (*run, error)
@@ -99,6 +100,44 @@ func (ls *loopState) close() {
 // next waits for one event and handles it. It reports whether the loop
 // ends.
 func (ls *loopState) next() bool {
+	ev := ls.wait()
+	return onOwnStack(func() bool { return ls.handle(ev) })
+}
+
+// event is what the loop waits for; the value that came with it is in
+// loopState.in.
+type event int
+
+const (
+	evCommand event = iota
+	evExit
+	evRestartDelay
+	evCron
+	evDeps
+	evProbe
+	evSignal
+	evListenTimeout
+	evReloadPoll
+	evReloadFallback
+	evReloadTimeout
+	evRetired
+	evStopPoll
+	evKillTimeout
+)
+
+// received holds the value of the last event (one of them).
+type received struct {
+	cmd     command
+	exit    exitMsg
+	probe   probeResult
+	sig     runSignal
+	retired retireMsg
+}
+
+// wait waits for one event. It is all the loop's own goroutine does, so
+// its stack stays small for as long as the app lives (handle runs on
+// another, onOwnStack).
+func (ls *loopState) wait() event {
 	var stopKillC, stopPollC, rlAbortC, rlFallC, rlPollC <-chan time.Time
 	if ls.st != nil {
 		stopKillC, stopPollC = ls.st.alarms()
@@ -106,42 +145,75 @@ func (ls *loopState) next() bool {
 	if ls.rl != nil {
 		rlAbortC, rlFallC, rlPollC = ls.rl.channels()
 	}
-	var handle func() bool
+	in := &ls.in
 	select {
-	case c := <-ls.p.cmds:
-		handle = func() bool { return ls.onCommand(c) }
-	case m := <-ls.exits:
-		handle = func() bool { return ls.onExit(m) }
+	case in.cmd = <-ls.p.cmds:
+		return evCommand
+	case in.exit = <-ls.exits:
+		return evExit
 	case <-ls.restartT.C():
-		handle = done(ls.onRestartDelay)
+		return evRestartDelay
 	case <-ls.cronT.C():
-		handle = done(ls.onCron)
+		return evCron
 	case <-ls.depC:
-		handle = done(ls.onDeps)
-	case res := <-ls.probes:
-		handle = done(func() { ls.onProbe(res) })
-	case s := <-ls.sigs:
-		handle = done(func() { ls.onSignal(s) })
+		return evDeps
+	case in.probe = <-ls.probes:
+		return evProbe
+	case in.sig = <-ls.sigs:
+		return evSignal
 	case <-ls.wrT.C():
-		handle = done(ls.onListenTimeout)
+		return evListenTimeout
 	case <-rlPollC:
-		handle = done(ls.onReloadPoll)
+		return evReloadPoll
 	case <-rlFallC:
-		handle = done(ls.onReloadFallback)
+		return evReloadFallback
 	case <-rlAbortC:
-		handle = done(ls.onReloadTimeout)
-	case m := <-ls.retired:
-		handle = done(func() { ls.onRetired(m) })
+		return evReloadTimeout
+	case in.retired = <-ls.retired:
+		return evRetired
 	case <-stopPollC:
-		handle = ls.onStopPoll
+		return evStopPoll
 	case <-stopKillC:
-		handle = done(ls.onKillTimeout)
+		return evKillTimeout
 	}
-	return onOwnStack(handle)
 }
 
-// done is a handler after which the loop goes on.
-func done(f func()) func() bool { return func() bool { f(); return false } }
+// handle hands an event to its method.
+func (ls *loopState) handle(ev event) bool {
+	in := ls.in
+	ls.in = received{} // no reference kept while idle
+	switch ev {
+	case evCommand:
+		return ls.onCommand(in.cmd)
+	case evExit:
+		return ls.onExit(in.exit)
+	case evRestartDelay:
+		ls.onRestartDelay()
+	case evCron:
+		ls.onCron()
+	case evDeps:
+		ls.onDeps()
+	case evProbe:
+		ls.onProbe(in.probe)
+	case evSignal:
+		ls.onSignal(in.sig)
+	case evListenTimeout:
+		ls.onListenTimeout()
+	case evReloadPoll:
+		ls.onReloadPoll()
+	case evReloadFallback:
+		ls.onReloadFallback()
+	case evReloadTimeout:
+		ls.onReloadTimeout()
+	case evRetired:
+		ls.onRetired(in.retired)
+	case evStopPoll:
+		return ls.onStopPoll()
+	case evKillTimeout:
+		ls.onKillTimeout()
+	}
+	return false
+}
 
 // onOwnStack runs a handler in a goroutine of its own and waits for it.
 // What a handler needs in stack (starting a process, JSON, state files:
