@@ -5,6 +5,7 @@ package supervisor
 import (
 	"context"
 	"os"
+	"reflect"
 	"runtime"
 	"testing"
 
@@ -53,5 +54,39 @@ func TestIdleAppCost(t *testing.T) {
 	}
 	if per := (h1 - h0) / n; per > 32<<10 {
 		t.Errorf("an idle app holds %d KiB of heap, more than 32 KiB", per>>10)
+	}
+}
+
+// Idle apps started with one environment share one map of it, and an app
+// that has settled keeps no JSON of its options for its next record.
+func TestIdleAppsShareWhatTheyCan(t *testing.T) {
+	s := New(Options{Home: t.TempDir()})
+	ctx := context.Background()
+	t.Cleanup(func() {
+		s.Act(ctx, api.ActionRequest{Action: api.ActionDelete, Target: api.Target{Names: []string{"all"}}})
+		s.Close()
+	})
+	startOnline(t, s, 3, "share", "exec sleep 9343")
+	ps := s.sorted()
+	if len(ps) != 3 {
+		t.Fatalf("%d processes, want 3", len(ps))
+	}
+	env := func(p *Proc) uintptr {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return reflect.ValueOf(p.app.Env).Pointer()
+	}
+	for _, p := range ps {
+		if env(p) != env(ps[0]) {
+			t.Errorf("app %d has a map of its own for the same environment", p.id)
+		}
+		p.saveMu.Lock()
+		p.mu.Lock()
+		kept := len(p.appJSON)
+		p.mu.Unlock()
+		p.saveMu.Unlock()
+		if kept > 0 {
+			t.Errorf("app %d, online, keeps %d bytes of JSON of its options", p.id, kept)
+		}
 	}
 }

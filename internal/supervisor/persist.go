@@ -113,6 +113,11 @@ func (p *Proc) save() {
 		}
 	}
 	name := p.app.Name
+	if p.status == Online || p.status == Stopped || p.status == Errored {
+		// Settled: the next save is a while off. An idle app does not keep
+		// its options as JSON (~3 KB) for it.
+		p.appJSON = nil
+	}
 	p.mu.Unlock()
 	buf := recordBufs.Get().(*bytes.Buffer)
 	defer recordBufs.Put(buf)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -473,6 +474,7 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 	marker := newMarker(p.id)
 	env = append(env, "NODE_CHANNEL_FD="+strconv.Itoa(2+len(extra)), "NODE_CHANNEL_SERIALIZATION_MODE=json",
 		"NOTIFY_SOCKET="+notifyPath, runMarker+"="+marker)
+	env = slices.Clone(env) // kept for the run's life (r.env): no spare capacity
 
 	devnull, _ := os.Open(os.DevNull)
 	cmd := &exec.Cmd{
@@ -808,16 +810,29 @@ func (p *Proc) environ(app spec.App) []string {
 
 // internEnv is env with one copy of each name and value for every app that
 // has it: apps started from one shell carry the same few dozen variables,
-// each decoded apart from the request.
+// each decoded apart from the request. An env equal to the last one interned
+// is that same map (1,000 apps of one file share one): the supervisor never
+// writes into an app's env, it replaces it (mergeEnv makes a new one).
 func internEnv(env map[string]string) map[string]string {
 	if env == nil {
 		return nil
+	}
+	lastEnv.Lock()
+	defer lastEnv.Unlock()
+	if lastEnv.m != nil && maps.Equal(lastEnv.m, env) {
+		return lastEnv.m
 	}
 	out := make(map[string]string, len(env))
 	for k, v := range env {
 		out[intern.Make(k).Value()] = intern.Make(v).Value()
 	}
+	lastEnv.m = out
 	return out
+}
+
+var lastEnv struct {
+	sync.Mutex
+	m map[string]string
 }
 
 // ErrNoExecutable reports a script or interpreter that cannot be run.
