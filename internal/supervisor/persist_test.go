@@ -238,3 +238,72 @@ func procSupervisor(t *testing.T) (*Supervisor, string) {
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
 	return s, home
 }
+
+// A process's two record slots share one file (<pm_id>.a, the second slot
+// at recordSlot): one inode per app instead of two. A slot cut short leaves
+// the other; a record too long for its slot goes to <pm_id>.b.
+func TestRecordSlotsInOneFile(t *testing.T) {
+	home := t.TempDir()
+	s := New(Options{Home: home})
+	t.Cleanup(func() { s.Shutdown(t.Context()) })
+	app := testApp(t, "slots", "exec sleep 9345", func(a *spec.App) { a.Autostart = false })
+	if _, err := s.Start(t.Context(), []spec.App{app}); err != nil {
+		t.Fatal(err)
+	}
+	p := s.sorted()[0]
+	p.save() // seq 2: the first slot; seq 1 is in the second
+	dir := filepath.Join(home, StateDir)
+	names := func() []string {
+		ents, _ := os.ReadDir(dir)
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := names(); len(got) != 1 || got[0] != "0.a" {
+		t.Fatalf("record files %v, want [0.a]", got)
+	}
+	seqs := func() []uint64 {
+		sps, err := s.readRecords("0.a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, sp := range sps {
+			out = append(out, sp.Seq)
+		}
+		return out
+	}
+	if got := seqs(); len(got) != 2 || got[0] != 2 || got[1] != 1 {
+		t.Fatalf("slots hold seqs %v, want [2 1]", got)
+	}
+	p.save() // seq 3, second slot
+	if sp, err := s.readRecord("0.a"); err != nil || sp.Seq != 3 {
+		t.Fatalf("newest record: seq %d, %v; want 3", sp.Seq, err)
+	}
+	// A SIGKILL in the middle of the next write of the second slot.
+	f, err := os.OpenFile(filepath.Join(dir, "0.a"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte(`{"seq":5,"id":0,"ap`), recordSlot)
+	f.Truncate(recordSlot + 19)
+	f.Close()
+	if sp, err := s.readRecord("0.a"); err != nil || sp.Seq != 2 {
+		t.Fatalf("after a torn second slot: seq %d, %v; want the first slot's 2", sp.Seq, err)
+	}
+	// A record longer than a slot: a file of its own.
+	p.mu.Lock()
+	p.app.Env = map[string]string{"BIG": strings.Repeat("x", recordSlot)}
+	p.appJSON = nil
+	p.saveSeq = 4
+	p.mu.Unlock()
+	p.save() // seq 5
+	if got := names(); len(got) != 2 || got[1] != "0.b" {
+		t.Fatalf("record files %v, want [0.a 0.b]", got)
+	}
+	if sp, err := s.readRecord("0.b"); err != nil || sp.Seq != 5 {
+		t.Fatalf("the long record: seq %d, %v; want 5", sp.Seq, err)
+	}
+}

@@ -45,7 +45,7 @@ type Proc struct {
 	stopReason    string       // and why, for a restart
 	detached      atomic.Bool  // Detach: the process outlives this daemon; its record is the next one's
 	saveSeq       uint64       // sequence number of the last record written
-	saveLen       [2]int       // lengths of the two record files
+	saveLen       int          // length of the record in <pm_id>.b (a record too long for its slot)
 	appJSON       []byte       // app as JSON, for the record; nil after a change of options
 	app           spec.App     // this instance's spec
 	envCache      api.EnvCache // the JSON of app's variables and options, for lists
