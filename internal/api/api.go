@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -137,7 +138,11 @@ type Env struct {
 // the app's environment variables is also a key of its own (jq
 // .pm2_env.NODE_ENV), below the options and the typed fields, and the
 // instance number is written under the name instance_var gives.
-func (e Env) MarshalJSON() ([]byte, error) {
+func (e Env) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil) }
+
+// AppendJSON appends what MarshalJSON writes to b (a list writes each
+// process's pm2_env straight into its answer).
+func (e Env) AppendJSON(b []byte) ([]byte, error) {
 	c := e.Cache
 	if c == nil {
 		c = &EnvCache{}
@@ -179,7 +184,7 @@ func (e Env) MarshalJSON() ([]byte, error) {
 	if i < 0 {
 		return nil, errors.New("pm2_env: no env field")
 	}
-	out := make([]byte, 0, len(typed)+len(st.env)+len(members)+len(st.rest)+2)
+	out := slices.Grow(b, len(typed)+len(st.env)+len(members)+len(st.rest)+2)
 	out = append(out, typed[:i+len(`"env":`)]...)
 	out = append(out, st.env...)
 	out = append(out, typed[i+len(nullEnv):len(typed)-1]...)
@@ -578,13 +583,11 @@ func AppendList(b []byte, ps []Process) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		env, err := p.PM2Env.MarshalJSON()
-		if err != nil {
-			return nil, err
-		}
 		b = append(b, h[:len(h)-1]...)
 		b = append(b, `,"pm2_env":`...)
-		b = append(b, env...)
+		if b, err = p.PM2Env.AppendJSON(b); err != nil {
+			return nil, err
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']'), nil
