@@ -67,7 +67,8 @@ func init() {
 			rowDef{ID: fmt.Sprintf("curvestart%d", n), Title: at + "start, until all online", Unit: "s", Target: "measure", Max: nan, Dec: 2},
 			rowDef{ID: fmt.Sprintf("curvelist%d", n), Title: at + "`jlist` round trip", Unit: "ms", Target: listTarget, Max: listMax, Dec: 1},
 			rowDef{ID: fmt.Sprintf("curvestop%d", n), Title: at + "stop, until all gone", Unit: "s", Target: "measure", Max: nan, Dec: 2},
-			rowDef{ID: fmt.Sprintf("curverss%d", n), Title: at + "daemon resident memory", Unit: "MiB", Target: "measure", Max: nan, Dec: 1})
+			rowDef{ID: fmt.Sprintf("curverss%d", n), Title: at + "daemon resident memory", Unit: "MiB", Target: "measure", Max: nan, Dec: 1},
+			rowDef{ID: fmt.Sprintf("curveidle%d", n), Title: at + "idle daemon CPU over 5 s (% of a core)", Unit: "%", Target: "0 (≤ 0.005 %)", Max: 0.005, Dec: 3})
 	}
 }
 
@@ -117,7 +118,7 @@ var scenarios = []scenario{
 func curveRowIDs() []string {
 	var ids []string
 	for _, n := range curveSizes {
-		for _, k := range []string{"start", "list", "stop", "rss"} {
+		for _, k := range []string{"start", "list", "stop", "rss", "idle"} {
 			ids = append(ids, fmt.Sprintf("curve%s%d", k, n))
 		}
 	}
@@ -730,7 +731,8 @@ func runApps1000(r *runner, t Tool) error {
 
 // runCurve is tend alone at 10, 100, 1,000 (and with -curve-max, 10,000)
 // idle apps: start until online, 3 list calls (after one not counted), the
-// daemon's RSS a second later, stop until gone. Each size after the
+// daemon's RSS a second later, its CPU over the next 5 s with nothing asked
+// of it, stop until gone. Each size after the
 // previous one's delete, in the same daemon (which hands its garbage back
 // after a burst: what is measured is what stays).
 func runCurve(r *runner, t Tool) error {
@@ -763,6 +765,17 @@ func runCurve(r *runner, t Tool) error {
 		if pid := t.DaemonPID(); pid > 0 {
 			if v, err := rssMiB(pid); err == nil {
 				r.rec(fmt.Sprintf("curverss%d", n), t, v)
+			}
+			// Idle: nothing asked of the daemon for 5 s (after the list's
+			// burst has ended: its garbage went back 0.5 s after it).
+			a, wa, err := schedCPU(pid)
+			t0 := time.Now()
+			time.Sleep(5 * time.Second)
+			b, wb, err2 := schedCPU(pid)
+			if err == nil && err2 == nil {
+				el := time.Since(t0).Seconds()
+				r.rec(fmt.Sprintf("curveidle%d", n), t, float64(b-a)/1e9/el*100)
+				r.note(fmt.Sprintf("curveidle%d", n), t, fmt.Sprintf("%.1f ms of CPU and %.1f wake-ups a second", float64(b-a)/1e6, float64(wb-wa)/el))
 			}
 		}
 		if d, err = r.stopAndWait(t, pids, 20*time.Minute); err != nil {
