@@ -556,7 +556,7 @@ func (a *app) jlistCmd() *cobra.Command {
 			if _, err := a.call(ctx, func(c *client.Client) (err error) { b, err = c.ListRaw(ctx); return err }); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s\n", b)
+			a.stdout.Write(append(b, '\n')) // megabytes for 1,000 apps: not copied through fmt
 			return nil
 		},
 	}

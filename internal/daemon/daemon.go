@@ -394,8 +394,10 @@ func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(append(b, '\n'))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b))) // the client sizes its buffer from it
+	w.Write(b)
 	*bp = b[:0]
 	listBufs.Put(bp)
 	if full {
