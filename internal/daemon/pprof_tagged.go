@@ -2,6 +2,10 @@
 
 package daemon
 
+// A daemon built with -tags tendpprof serves net/http/pprof on the
+// loopback address in TEND_PPROF (e.g. 127.0.0.1:6161), for the profiles
+// of docs/benchmarks.md. Normal builds have none of it.
+
 import (
 	"net/http"
 	_ "net/http/pprof"
