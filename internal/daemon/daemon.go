@@ -357,6 +357,27 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// writeProcesses writes the answer of start, action and scale (an
+// api.ActionResponse) as writeJSON would, with the processes written by
+// api.AppendList: `stop all` of 1,000 apps answers with all of them.
+func writeProcesses(w http.ResponseWriter, ps []api.Process) {
+	if ps == nil {
+		writeJSON(w, api.ActionResponse{})
+		return
+	}
+	bp := listBufs.Get().(*[]byte)
+	defer listBufs.Put(bp)
+	b, err := api.AppendList(append((*bp)[:0], `{"processes":`...), ps)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+	*bp = b[:0]
+}
+
 func writeErr(w http.ResponseWriter, err error) {
 	var ae *api.Error
 	if !errors.As(err, &ae) {
@@ -423,7 +444,7 @@ func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, api.ActionResponse{Processes: ps})
+	writeProcesses(w, ps)
 }
 
 func (d *Daemon) action(w http.ResponseWriter, r *http.Request) {
@@ -443,7 +464,7 @@ func (d *Daemon) action(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, api.ActionResponse{Processes: ps})
+	writeProcesses(w, ps)
 }
 
 func (d *Daemon) env(w http.ResponseWriter, r *http.Request) {
@@ -495,5 +516,5 @@ func (d *Daemon) scale(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, api.ActionResponse{Processes: ps})
+	writeProcesses(w, ps)
 }

@@ -133,7 +133,7 @@ func (p *Proc) save() {
 	buf := recordBufs.Get().(*bytes.Buffer)
 	defer recordBufs.Put(buf)
 	buf.Reset()
-	err := json.NewEncoder(buf).Encode(sp)
+	err := encodeRecord(buf, sp)
 	if err == nil {
 		// Padded to a multiple of 512 bytes with spaces (JSON ignores them),
 		// so the file is seldom cut to a new length.
@@ -154,6 +154,32 @@ func (p *Proc) save() {
 		p.sup.logf("app %s (id %d): state not saved: %v", name, p.id, err)
 	}
 }
+
+// encodeRecord writes what json.NewEncoder(buf).Encode(sp) writes, without
+// encoding/json's second pass over sp.App (a json.RawMessage is checked and
+// compacted again at every record; sp.App comes from json.Marshal, already
+// compact): sp is encoded with "app":null and the app's JSON put in its
+// place. The fields before it hold no `"app":`.
+func encodeRecord(buf *bytes.Buffer, sp savedProc) error {
+	app := sp.App
+	sp.App = nil
+	b, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	i := bytes.Index(b, nullApp)
+	if i < 0 || app == nil {
+		buf.Write(b)
+	} else {
+		buf.Write(b[:i+len(`"app":`)])
+		buf.Write(app)
+		buf.Write(b[i+len(nullApp):])
+	}
+	buf.WriteByte('\n')
+	return nil
+}
+
+var nullApp = []byte(`"app":null`)
 
 // recordBufs hold records while they are written: a thousand apps starting
 // at once would otherwise leave megabytes of garbage that the heap keeps.

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -305,5 +306,26 @@ func TestRecordSlotsInOneFile(t *testing.T) {
 	}
 	if sp, err := s.readRecord("0.b"); err != nil || sp.Seq != 5 {
 		t.Fatalf("the long record: seq %d, %v; want 5", sp.Seq, err)
+	}
+}
+
+// encodeRecord writes what encoding/json writes, byte for byte.
+func TestEncodeRecordSameAsEncoder(t *testing.T) {
+	app, _ := json.Marshal(spec.App{Name: "web", Script: "web.sh", Env: map[string]string{"A": `"app":null`}})
+	code := 3
+	for _, sp := range []savedProc{
+		{Seq: 1, BootID: "b", ID: 2, App: app, Status: Online, Run: &savedRun{PID: 9, Marker: "m"}, ExitCode: &code},
+		{Seq: 2, ID: 3, App: nil, Status: Stopped, Reason: `"app":null`},
+	} {
+		var want, got bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(sp); err != nil {
+			t.Fatal(err)
+		}
+		if err := encodeRecord(&got, sp); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("encodeRecord:\n got %s\nwant %s", got.Bytes(), want.Bytes())
+		}
 	}
 }
