@@ -593,10 +593,14 @@ func cmdPidsKept(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// wait-port <port> [timeout]: something accepts on 127.0.0.1:port.
+// wait-port <port>|<host:port> [timeout]: something accepts on 127.0.0.1:port (or host:port).
 func cmdWaitPort(ts *testscript.TestScript, neg bool, args []string) {
+	addr := args[0] // a port on 127.0.0.1, or host:port ([::1]:5605)
+	if !strings.Contains(addr, ":") {
+		addr = "127.0.0.1:" + addr
+	}
 	waitFor(ts, "port "+args[0], timeoutArg(ts, args, 1), func() (bool, string) {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+args[0], time.Second)
+		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false, err.Error()
 		}
