@@ -45,7 +45,7 @@ func (p *Pump) Start(end func(error)) (stop func()) {
 	pl, err := poller.Default()
 	if err == nil && fd >= 0 {
 		s.mu.Lock() // the first wake-up waits for s.w
-		s.w, err = pl.Add(fd, func(*poller.Watch) { s.read() })
+		s.w, _ = pl.Add(fd, func(*poller.Watch) { s.read() }) // nil on error: a goroutine reads
 		s.mu.Unlock()
 	}
 	if s.w == nil { // no epoll: a goroutine reads for the stream's life

@@ -24,7 +24,7 @@ func onReadable(c syscall.Conn, read func() bool) (stop func()) {
 	fd := rawFd(c)
 	var w *poller.Watch
 	if err == nil && fd >= 0 {
-		w, err = pl.Add(fd, func(w *poller.Watch) {
+		w, _ = pl.Add(fd, func(w *poller.Watch) { // nil on error: a goroutine waits
 			if !read() || w.Arm() != nil {
 				w.Remove()
 			}
