@@ -44,9 +44,12 @@ func (t *trimmer) soon() {
 // an idle app's loop, which grew its stack (or started with the average
 // size the runtime saw) while a burst of starts was handled, is back to
 // 2 KiB after two; the second also frees the stacks the first released.
+// It then unmaps the pages of the binary that the burst mapped
+// (releaseBinaryPages): the next request maps back what it runs.
 func freeMemory() {
 	runtime.GC()
 	debug.FreeOSMemory()
+	releaseBinaryPages() // at worst the pages stay mapped, as without it
 }
 
 // trimAfter serves with h, then schedules a trim.
