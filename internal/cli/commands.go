@@ -256,7 +256,7 @@ func (a *app) done(ctx context.Context, c *client.Client, touched []api.Process)
 		fmt.Fprintln(a.stderr, "[tend] Done.")
 	}
 	if !a.pf.silent {
-		ps, err := c.List(ctx)
+		ps, err := c.ListBrief(ctx) // the table shows no variable or option
 		if err != nil {
 			return err
 		}
@@ -534,7 +534,10 @@ func (a *app) listCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			ps, err := a.list(ctx)
+			var ps []api.Process
+			// The table shows no variable or option: the brief list (a
+			// tenth of the full one's bytes for 1,000 apps).
+			_, err := a.call(ctx, func(c *client.Client) (err error) { ps, err = c.ListBrief(ctx); return err })
 			if err != nil {
 				return err
 			}

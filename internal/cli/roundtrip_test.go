@@ -71,13 +71,13 @@ func TestOneRoundTripWhenTheDaemonRuns(t *testing.T) {
 		want []string
 	}{
 		{[]string{"jlist"}, []string{"GET " + api.Prefix + "/processes"}},
-		{[]string{"ls"}, []string{"GET " + api.Prefix + "/processes"}},
+		{[]string{"ls"}, []string{"GET " + api.Prefix + "/processes?brief=1"}},
 		{[]string{"ping"}, []string{"GET " + api.Prefix + "/ping"}},
 		{[]string{"pid"}, []string{"GET " + api.Prefix + "/processes"}},
 		{[]string{"env", "3"}, []string{"GET " + api.Prefix + "/env/3"}},
 		{[]string{"reloadLogs"}, []string{"POST " + api.Prefix + "/reload-logs"}},
 		{[]string{"web"}, []string{"POST " + api.Prefix + "/web"}},
-		{[]string{"stop", "all"}, []string{"POST " + api.Prefix + "/action", "GET " + api.Prefix + "/processes"}},
+		{[]string{"stop", "all"}, []string{"POST " + api.Prefix + "/action", "GET " + api.Prefix + "/processes?brief=1"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			home, err := os.MkdirTemp("", "tend-rt") // short: a unix socket path has a length limit
