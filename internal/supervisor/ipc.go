@@ -226,7 +226,7 @@ func (p *Proc) shareSocket(r *run, req map[string]any) {
 	p.mu.Lock()
 	app := p.app
 	p.mu.Unlock()
-	s, err := p.shareable(app, req["addr"])
+	s, err := p.shareable(*app, req["addr"])
 	if err == nil {
 		reply["addr"] = s.addr
 		err = sendIPC(r.ipc, map[string]any{"cmd": "NODE_HANDLE", "type": "net.Native", "msg": reply}, int(s.f.Fd()))

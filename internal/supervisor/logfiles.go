@@ -86,7 +86,7 @@ func (s *Supervisor) SetLogRotation(r logs.Rotation) {
 		p.mu.Lock()
 		app, paths := p.app, p.logPaths
 		p.mu.Unlock()
-		rot, err := AppRotation(app, r)
+		rot, err := AppRotation(*app, r)
 		if err != nil {
 			continue // checked when the app started
 		}

@@ -23,7 +23,7 @@ type loopState struct {
 	in  received // the value of the event being handled
 	// spawn starts a run of app without making it serve (Proc.spawn in
 	// the daemon; tests give runs with no process).
-	spawn func(app spec.App, paths [3]string) (*run, error)
+	spawn func(app *spec.App, paths [3]string) (*run, error)
 
 	cur *run       // the run that serves; nil when none
 	st  *stopping  // a stop in progress (cur is its run)
@@ -63,7 +63,7 @@ func newLoopState(p *Proc, clk clock) *loopState {
 	ls := &loopState{p: p, clk: clk,
 		exits: make(chan exitMsg, 1), sigs: make(chan runSignal, 8), probes: make(chan probeResult, 8),
 		retired: make(chan retireMsg), loopExit: make(chan struct{})}
-	ls.spawn = func(app spec.App, paths [3]string) (*run, error) {
+	ls.spawn = func(app *spec.App, paths [3]string) (*run, error) {
 		return p.spawn(app, paths, ls.exits, ls.sigs)
 	}
 	return ls
@@ -257,7 +257,7 @@ func (ls *loopState) onCommand(c command) bool {
 		ls.abortReload("interrupted by " + opName(c.op, c.reason))
 	}
 	if c.app != nil {
-		ls.setApp(*c.app)
+		ls.setApp(c.app)
 	}
 	if c.reason == "" && c.op == opRestart {
 		c.reason = "manual"
@@ -362,7 +362,7 @@ func (ls *loopState) launch(reason string) error {
 	ls.waiting, ls.depC = false, nil
 	if len(p.app.DependsOn) > 0 {
 		ch := p.sup.changed() // before the check, so no change is missed
-		d := p.sup.depsOf(p.app)
+		d := p.sup.depsOf(*p.app)
 		if !d.met {
 			p.mu.Lock()
 			p.waitingFor = d.reason()
@@ -543,7 +543,7 @@ func (ls *loopState) beginStop(c command) {
 	if snap == nil {
 		snap = p.sup.recentSnapshot()
 	}
-	st.stopRun = newStopRun(ls.cur, p.app, false, snap, ls.clk)
+	st.stopRun = newStopRun(ls.cur, *p.app, false, snap, ls.clk)
 }
 
 // onKillTimeout handles kill_timeout passing during a stop.
@@ -711,8 +711,10 @@ func (ls *loopState) schedule() {
 }
 
 // setApp takes new options for the next runs (start, restart, reload),
-// or puts back those a failed reload replaced.
-func (ls *loopState) setApp(a spec.App) {
+// or puts back those a failed reload replaced. a is the process's from now
+// on and shared with its runs: nobody changes it in place (a change of
+// options is a new spec).
+func (ls *loopState) setApp(a *spec.App) {
 	p := ls.p
 	p.mu.Lock()
 	p.app = a
@@ -725,11 +727,11 @@ func (ls *loopState) setApp(a spec.App) {
 func (ls *loopState) rewatch() {
 	p := ls.p
 	want := p.app.WatchEnabled && !p.watchOff
-	if ls.watch != nil && (!want || !ls.watch.same(p.app)) {
+	if ls.watch != nil && (!want || !ls.watch.same(*p.app)) {
 		ls.stopWatch()
 	}
 	if want && ls.watch == nil {
-		w, err := newWatcher(p, p.app)
+		w, err := newWatcher(p, *p.app)
 		if err != nil {
 			p.sup.logf("app %s (id %d): watch: %v", p.app.Name, p.id, err)
 			return
@@ -836,10 +838,10 @@ func (ls *loopState) beginReload(c command) {
 	p := ls.p
 	prev := p.app
 	if c.app != nil {
-		ls.setApp(*c.app)
+		ls.setApp(c.app)
 	}
 	app := p.app
-	plan := planReload(ls.cur, app, p.sup.socks.shared(app.Name))
+	plan := planReload(ls.cur, *app, p.sup.socks.shared(app.Name))
 	if plan.restart != "" {
 		p.noteReload("restart: " + plan.restart)
 		p.sup.logf("app %s (id %d): reload by restart: %s", app.Name, p.id, plan.restart)

@@ -28,7 +28,7 @@ func newLoopFixture(t *testing.T, app spec.App) *loopFixture {
 	}
 	f := &loopFixture{t: t, clk: clk, p: newProc(s, 0, 0, app)}
 	f.ls = newLoopState(f.p, clk)
-	f.ls.spawn = func(app spec.App, paths [3]string) (*run, error) {
+	f.ls.spawn = func(app *spec.App, paths [3]string) (*run, error) {
 		r := &run{app: app, started: clk.now(), done: make(chan struct{})}
 		f.runs = append(f.runs, r)
 		return r, nil
@@ -390,5 +390,32 @@ func TestLoopDetachWhileStopping(t *testing.T) {
 	}
 	if !f.p.detached.Load() || f.p.stopThen != opStop {
 		t.Fatalf("detached %v, then %v", f.p.detached.Load(), f.p.stopThen)
+	}
+}
+
+// A run holds its process's spec, not a copy of it (760 bytes an idle app);
+// new options replace the process's spec whole, and the run that started
+// with the old ones still sees them.
+func TestLoopRunSharesSpec(t *testing.T) {
+	f := newLoopFixture(t, spec.App{Args: []string{"first"}})
+	r1 := f.start()
+	if r1.app != f.p.app {
+		t.Fatal("the run has a copy of the spec of its own")
+	}
+	f.exit(r1, 0)
+	f.want(Stopped)
+	next := *f.p.app
+	next.Args = []string{"second"}
+	c := command{op: opStart, app: &next, reply: make(chan error, 1)}
+	f.ls.onCommand(c)
+	if err := answer(t, c.reply); err != nil {
+		t.Fatal(err)
+	}
+	r2 := f.ls.cur
+	if r2 == r1 || r2.app != f.p.app || f.p.app.Args[0] != "second" {
+		t.Fatalf("after a start with new options: the run's spec %p, the process's %p (%v)", r2.app, f.p.app, f.p.app.Args)
+	}
+	if r1.app.Args[0] != "first" {
+		t.Fatalf("new options changed the spec an earlier run started with: %v", r1.app.Args)
 	}
 }

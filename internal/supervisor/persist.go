@@ -655,7 +655,7 @@ func (p *Proc) reattach(sr savedRun, exits chan<- exitMsg) (*run, error) {
 		}
 		srcs[i] = f
 	}
-	files, err := p.sup.openLogs(app, paths)
+	files, err := p.sup.openLogs(*app, paths)
 	if err != nil {
 		p.sup.logf("app %s (id %d): %v", app.Name, p.id, err)
 	}

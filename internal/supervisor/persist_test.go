@@ -296,6 +296,8 @@ func TestRecordSlotsInOneFile(t *testing.T) {
 	}
 	// A record longer than a slot: a file of its own.
 	p.mu.Lock()
+	// In place: no run shares the spec (not started), and the loop reads
+	// p.app without the lock.
 	p.app.Env = map[string]string{"BIG": strings.Repeat("x", recordSlot)}
 	p.appJSON = nil
 	p.saveSeq = 4

@@ -47,7 +47,7 @@ type Proc struct {
 	saveSeq       uint64       // sequence number of the last record written
 	saveLen       int          // length of the record in <pm_id>.b (a record too long for its slot)
 	appJSON       []byte       // app as JSON, for the record; nil after a change of options
-	app           spec.App     // this instance's spec
+	app           *spec.App    // this instance's spec, shared with its runs; replaced whole, never changed in place
 	envCache      api.EnvCache // the JSON of app's variables and options, for lists
 	instance      int
 	status        Status
@@ -140,7 +140,7 @@ type command struct {
 type run struct {
 	cancel  context.CancelFunc // stops its probes
 	cmd     *exec.Cmd
-	app     spec.App // the spec it runs with
+	app     *spec.App // the spec it runs with (its Proc's when it started; never changed in place)
 	pid     int
 	pgid    int
 	started time.Time
@@ -173,7 +173,7 @@ type exitMsg struct {
 
 func newProc(s *Supervisor, id, instance int, app spec.App) *Proc {
 	p := &Proc{
-		sup: s, id: id, instance: instance, app: app,
+		sup: s, id: id, instance: instance, app: &app,
 		cmds: make(chan command), done: make(chan struct{}),
 		status: Stopped, createdAt: s.now(), uniqueID: newUUID(),
 	}
@@ -330,8 +330,8 @@ func (p *Proc) adopt(r *run) {
 	p.mu.Lock()
 	p.pid = r.pid
 	p.startedAt = r.started
-	p.version = packageVersion(p.app)
-	p.nodeVersion = nodeVersion(p.app)
+	p.version = packageVersion(*p.app)
+	p.nodeVersion = nodeVersion(*p.app)
 	p.runEnv = r.env
 	p.cg = r.cg
 	p.pipes = r.pipes
@@ -369,7 +369,8 @@ var protocolEnv = []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "TEND_L
 // 3…, LISTEN_FDS), the Node IPC channel (the next fd, NODE_CHANNEL_FD) and a
 // NOTIFY_SOCKET. It changes nothing in p's state: the caller decides whether
 // the run serves now (launch) or after it is ready (reload).
-func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs chan<- runSignal) (*run, error) {
+func (p *Proc) spawn(shared *spec.App, paths [3]string, exits chan<- exitMsg, sigs chan<- runSignal) (*run, error) {
+	app := *shared // the run keeps shared, not a copy of its own
 	path, argv, err := commandLine(app)
 	if err != nil {
 		return nil, err
@@ -515,7 +516,7 @@ func (p *Proc) spawn(app spec.App, paths [3]string, exits chan<- exitMsg, sigs c
 		cleanup()
 		return nil, startError(app, path, err)
 	}
-	r := &run{cmd: cmd, app: app, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
+	r := &run{cmd: cmd, app: shared, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
 		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf,
 		env: cmd.Env, pipes: [2]uint64{outIno, errIno}, marker: marker, srcs: [2]*os.File{outR, errR}}
 	// The exit watcher exists from the moment the process does. It waits on

@@ -88,7 +88,7 @@ func memberPids(ms []member) []int {
 // reloading is a reload in progress.
 type reloading struct {
 	next     *run
-	prevApp  spec.App // restored when the reload fails
+	prevApp  *spec.App // restored when the reload fails
 	mode     string
 	ports    []netip.AddrPort
 	waiters  []chan error
@@ -102,7 +102,7 @@ type reloading struct {
 	pollT    *alarm
 }
 
-func newReloading(next *run, prev spec.App, plan reloadPlan, app spec.App, clk clock) *reloading {
+func newReloading(next *run, prev *spec.App, plan reloadPlan, app *spec.App, clk clock) *reloading {
 	rl := &reloading{next: next, prevApp: prev, mode: plan.mode, ports: plan.ports, timeout: app.ReloadTimeout}
 	if rl.timeout <= 0 {
 		rl.timeout = spec.DefaultReloadTimeout
@@ -209,7 +209,7 @@ type retireMsg struct {
 // waiting for). It runs in its own goroutine; the loop keeps serving.
 func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loopExit <-chan struct{}, wg *sync.WaitGroup, clk clock) {
 	defer wg.Done()
-	s := newStopRun(r, r.app, hard, procstat.Take(), clk)
+	s := newStopRun(r, *r.app, hard, procstat.Take(), clk)
 	defer s.end()
 	done := r.done
 	for !s.gone(done == nil) {
@@ -241,7 +241,7 @@ func startRunProbes(r *run, out chan<- probeResult) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	startProbes(ctx, r, r.app, r.env, out)
+	startProbes(ctx, r, *r.app, r.env, out)
 }
 
 // noteReload records how the last reload went.

@@ -284,7 +284,7 @@ func (s *Supervisor) Apps() []spec.App {
 	at := map[string]int{}
 	for _, p := range s.sorted() {
 		p.mu.Lock()
-		a, running := p.app, p.status != Stopped && p.status != Errored
+		a, running := *p.app, p.status != Stopped && p.status != Errored
 		p.mu.Unlock()
 		if i, ok := at[a.Name]; ok {
 			out[i].Instances++
@@ -576,7 +576,7 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 			c := command{op: opReload}
 			if req.UpdateEnv {
 				p.mu.Lock()
-				a := p.app
+				a := *p.app // a copy: the shared spec is never changed in place
 				p.mu.Unlock()
 				a.Env = mergeEnv(req.Env, a)
 				c.app = &a
@@ -612,7 +612,7 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 			p.mu.Unlock()
 			if req.UpdateEnv && o == opRestart {
 				p.mu.Lock()
-				a := p.app
+				a := *p.app // a copy: the shared spec is never changed in place
 				p.mu.Unlock()
 				a.Env = mergeEnv(req.Env, a)
 				c.app = &a
@@ -788,7 +788,7 @@ func (s *Supervisor) Env(id int) (map[string]string, error) {
 	}
 	p.mu.Unlock()
 	if kvs == nil {
-		kvs = p.environ(app) // what the next start gets
+		kvs = p.environ(*app) // what the next start gets
 	}
 	env := map[string]string{}
 	for _, kv := range kvs {
@@ -861,7 +861,7 @@ func (s *Supervisor) Scale(ctx context.Context, name, count string) ([]api.Proce
 	}
 	if want > len(mine) {
 		mine[0].mu.Lock()
-		tmpl := mine[0].app
+		tmpl := *mine[0].app
 		mine[0].mu.Unlock()
 		used := map[int]bool{}
 		for _, p := range mine {
