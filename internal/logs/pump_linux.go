@@ -44,7 +44,7 @@ func (p *Pump) Start(end func(error)) (stop func()) {
 	}
 	pl, err := poller.Default()
 	if err == nil && fd >= 0 {
-		s.mu.Lock() // the first wake-up waits for s.w
+		s.mu.Lock()                                           // the first wake-up waits for s.w
 		s.w, _ = pl.Add(fd, func(*poller.Watch) { s.read() }) // nil on error: a goroutine reads
 		s.mu.Unlock()
 	}
