@@ -44,8 +44,10 @@ func (p *Pump) Start(end func(error)) (stop func()) {
 	}
 	pl, err := poller.Default()
 	if err == nil && fd >= 0 {
-		s.mu.Lock()                                           // the first wake-up waits for s.w
-		s.w, _ = pl.Add(fd, func(*poller.Watch) { s.read() }) // nil on error: a goroutine reads
+		// the first wake-up waits for s.w; on an error s.w stays nil and a
+		// goroutine reads
+		s.mu.Lock()
+		s.w, _ = pl.Add(fd, func(*poller.Watch) { s.read() })
 		s.mu.Unlock()
 	}
 	if s.w == nil { // no epoll: a goroutine reads for the stream's life
