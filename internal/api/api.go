@@ -381,6 +381,8 @@ type ActionRequest struct {
 	Parallel int `json:"parallel,omitempty"`
 	// Signal is the signal of ActionSignal ("SIGUSR2", "USR2" or a number).
 	Signal string `json:"signal,omitempty"`
+	// Line is what ActionStdin writes, as it is (tend send adds a newline).
+	Line string `json:"line,omitempty"`
 }
 
 // Action is what an ActionRequest does.
@@ -402,6 +404,9 @@ const (
 	ActionStart Action = "start"
 	// ActionSignal sends Signal to each process's main pid (`tend sendSignal`).
 	ActionSignal Action = "signal"
+	// ActionStdin writes Line to each process's standard
+	// input (`tend send`, PM2's sendLineToStdin).
+	ActionStdin Action = "stdin"
 )
 
 // ScaleRequest sets the number of instances of an app: "3", "+2" or "-1".

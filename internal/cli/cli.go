@@ -137,7 +137,7 @@ func (a *app) root() *cobra.Command {
 		a.listCmd(), a.jlistCmd(), a.describeCmd(), a.envCmd(), a.pingCmd(), a.pidCmd(),
 		a.killCmd(), a.updateCmd(), a.saveCmd(), a.resurrectCmd(), a.startupCmd(), a.unstartupCmd(), a.configCmd(), a.daemonCmd(), a.logsCmd(), a.reloadLogsCmd(),
 		a.scaleCmd(), a.checkCmd(), a.triggerCmd(),
-		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.ecosystemCmd(),
+		a.monitCmd(), a.versionCmd(), a.prettylistCmd(), a.idCmd(), a.sendSignalCmd(), a.sendCmd(), a.ecosystemCmd(),
 		a.installCmd(), a.uninstallCmd(), a.setCmd(), a.multisetCmd(), a.unsetCmd(), a.getCmd("get"), a.getCmd("conf"),
 		a.cleardumpCmd(), a.attachCmd(), a.examplesCmd(), a.reportCmd(), a.serveCmd(), a.serveProcCmd(), a.deployCmd(),
 		a.startOrCmd("startOrRestart", false), a.startOrCmd("startOrReload", true), a.startOrCmd("startOrGracefulReload", true),

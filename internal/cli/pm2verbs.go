@@ -18,7 +18,6 @@ import (
 // refusedVerbs are PM2's verbs that tend does not have, each with what tend
 // offers instead: they exit 1 with that, never "unknown command".
 var refusedVerbs = []struct{ use, instead string }{
-	{"send <pm_id> <line>", "apps' standard input is /dev/null under tend; talk to the app over a socket, or signal it (tend sendSignal)"},
 	{"inspect <name>", "start the app with Node's inspector instead: tend start app.js --node-args=--inspect"},
 	{"profile:mem [time]", "start the app with --node-args=--heapsnapshot-signal=SIGUSR2, then tend sendSignal SIGUSR2 <app>"},
 	{"profile:cpu [time]", "start the app with --node-args=--cpu-prof; the profile is written when it exits"},

@@ -105,6 +105,35 @@ func (a *app) sendSignalCmd() *cobra.Command {
 	}
 }
 
+// sendCmd is PM2's send: a line (and a newline) to the standard input of a
+// running process, named by its id as in PM2.
+func (a *app) sendCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "send <pm_id> <line>",
+		Short: "Write a line to the standard input of a running process",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := strconv.Atoi(args[0]); err != nil {
+				return exitError{code: 1, msg: fmt.Sprintf("[tend][ERROR] send: %q is not a process id: send takes the pm_id of one process, as PM2 (tend id %s prints it)", args[0], args[0])}
+			}
+			ctx, cancel := a.ctx()
+			defer cancel()
+			c := client.New(a.home)
+			ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionStdin, Line: args[1] + "\n", Target: api.Target{Names: args[:1]}})
+			if errors.Is(err, client.ErrNoDaemon) {
+				return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is no process to send a line to", a.home)
+			}
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				fmt.Fprintf(a.stderr, "[tend] Sent a line to %s (id %d, pid %d)\n", p.Name, p.PMID, p.PID)
+			}
+			return a.done(ctx, c, ps)
+		},
+	}
+}
+
 // startOrCmd is PM2's startOrRestart / startOrReload / startOrGracefulReload:
 // start the apps of an ecosystem file, restart (or reload) those that run.
 func (a *app) startOrCmd(use string, reload bool) *cobra.Command {

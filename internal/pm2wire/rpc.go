@@ -62,6 +62,7 @@ func init() {
 		"sendSignalToProcessName": (*Server).signalName,
 		"sendSignalToProcessId":   (*Server).signalID,
 		"sendDataToProcessId":     (*Server).sendData,
+		"sendLineToStdin":         (*Server).sendLine,
 		"msgProcess":              (*Server).msgProcess,
 		"notifyByProcessId":       (*Server).notifyByID,
 		"notifyKillPM2":           func(*Server, *rpcCall) (any, error) { return map[string]any{}, nil },
@@ -77,13 +78,12 @@ func init() {
 
 // unserved are PM2 methods tend answers with an error that says why.
 var unserved = map[string]string{
-	"getSystemData":   "tend does not collect PM2's host metrics; see `tend monit` or tend's Prometheus metrics",
-	"profileCPU":      "tend does not profile apps; run node --cpu-prof in the app",
-	"profileMEM":      "tend does not profile apps; run node --heap-prof in the app",
-	"sendLineToStdin": "tend gives apps no stdin to write to",
-	"monitor":         "PM2 Plus monitoring is not part of tend",
-	"unmonitor":       "PM2 Plus monitoring is not part of tend",
-	"getReport":       "PM2's report is about PM2's own daemon; see `tend ping` and tend.log",
+	"getSystemData": "tend does not collect PM2's host metrics; see `tend monit` or tend's Prometheus metrics",
+	"profileCPU":    "tend does not profile apps; run node --cpu-prof in the app",
+	"profileMEM":    "tend does not profile apps; run node --heap-prof in the app",
+	"monitor":       "PM2 Plus monitoring is not part of tend",
+	"unmonitor":     "PM2 Plus monitoring is not part of tend",
+	"getReport":     "PM2's report is about PM2's own daemon; see `tend ping` and tend.log",
 }
 
 // methodDescriptions answers pm2-axon-rpc's "methods" request.
@@ -306,6 +306,29 @@ func (s *Server) signalID(c *rpcCall) (any, error) {
 
 // sendData writes PM2's packet ({id, topic, data, ...}) to the app's IPC
 // channel, where process.on('message') receives it.
+// sendLine is PM2's sendLineToStdin: {pm_id, line} (the line with its
+// separator, as PM2's client sends it) to a running process's stdin.
+func (s *Server) sendLine(c *rpcCall) (any, error) {
+	var packet struct {
+		PMID json.RawMessage `json:"pm_id"`
+		Line string          `json:"line"`
+	}
+	if len(c.args) == 0 || json.Unmarshal(c.args[0], &packet) != nil || packet.PMID == nil || packet.Line == "" {
+		return nil, errors.New("pm_id or line field missing")
+	}
+	id, err := pmID(packet.PMID)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.find(id); !ok {
+		return nil, fmt.Errorf("Process with ID <%d> unknown.", id)
+	}
+	if _, err := s.b.Act(c.ctx, api.ActionRequest{Action: api.ActionStdin, Line: packet.Line, Target: api.Target{Names: []string{strconv.Itoa(id)}}}); err != nil {
+		return nil, err
+	}
+	return map[string]any{"pm_id": id, "line": packet.Line}, nil
+}
+
 func (s *Server) sendData(c *rpcCall) (any, error) {
 	if len(c.args) == 0 {
 		return nil, errors.New("ID, DATA or TOPIC field is missing")

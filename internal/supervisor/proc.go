@@ -477,13 +477,13 @@ func (p *Proc) spawn(shared *spec.App, paths [3]string, exits chan<- exitMsg, si
 		"NOTIFY_SOCKET="+notifyPath, runMarker+"="+marker)
 	env = slices.Clone(env) // kept for the run's life (r.env): no spare capacity
 
-	devnull, _ := os.Open(os.DevNull)
+	stdin := stdinPipe()
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        argv,
 		Dir:         app.Cwd,
 		Env:         env,
-		Stdin:       devnull,
+		Stdin:       stdin,
 		Stdout:      outW,
 		Stderr:      errW,
 		ExtraFiles:  extra,
@@ -509,8 +509,8 @@ func (p *Proc) spawn(shared *spec.App, paths [3]string, exits chan<- exitMsg, si
 	outW.Close()
 	errW.Close()
 	ipcChild.Close()
-	if devnull != nil {
-		devnull.Close()
+	if stdin != nil {
+		stdin.Close()
 	}
 	if err != nil {
 		cleanup()

@@ -555,6 +555,8 @@ func (s *Supervisor) Act(ctx context.Context, req api.ActionRequest) ([]api.Proc
 		o = opUnwatch
 	case api.ActionSignal:
 		return s.signal(procs, req.Signal)
+	case api.ActionStdin:
+		return s.SendLine(procs, req.Line)
 	case api.ActionFlush:
 		for _, p := range procs {
 			p.mu.Lock()

@@ -212,6 +212,15 @@ test('sendDataToProcessId reaches the app, process:msg comes back', async () => 
   await assert.rejects(call('sendDataToProcessId', p.pm_id, { data: 1 }), /TOPIC field is missing/);
 });
 
+test('sendLineToStdin reaches the app (log:err), by the API and by PM2\'s send', async () => {
+  await ticking('script1');
+  const [p] = await procs('script1');
+  await new Promise((resolve, reject) => pm2.sendLineToStdin(p.pm_id, 'from the api', (err) => (err ? reject(err) : resolve())));
+  await waitFor('the line on log:err', () => seen('log:err', (d) => d.process.name === 'script1' && /stdin: from the api/.test(d.data)));
+  pm2cli('send', String(p.pm_id), 'from the cli');
+  await waitFor('the cli line on log:err', () => seen('log:err', (d) => d.process.name === 'script1' && /stdin: from the cli/.test(d.data)));
+});
+
 test('@pm2/io: metrics in axm_monitor, actions in axm_actions, trigger', async () => {
   await call('start', { script: path.join(__dirname, 'apps', 'io.js'), name: 'io1' });
   const p = await waitFor('axm_monitor and axm_actions of io1', async () => {

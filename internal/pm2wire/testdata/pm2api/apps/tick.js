@@ -1,5 +1,6 @@
 // A plain app: a line on stdout every 100 ms, a line on stderr for SIGUSR2,
-// and an answer to every message PM2's sendDataToProcessId brings.
+// an answer to every message PM2's sendDataToProcessId brings, and each line
+// of its stdin (PM2's sendLineToStdin) on stderr.
 let n = 0;
 // The SIGUSR2 handler is set before the first tick: a tick with its pid says
 // the process can take the signal.
@@ -14,3 +15,4 @@ process.on('message', (packet) => {
     process.send({ type: 'process:msg', data: { echo: packet.data, topic: packet.topic } });
   }
 });
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => console.error('stdin: ' + l));
