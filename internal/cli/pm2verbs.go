@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -85,16 +86,30 @@ func (a *app) cleardumpCmd() *cobra.Command {
 	}
 }
 
-// attachCmd is PM2's attach: tend follows the app's output; its standard
-// input cannot be reached (apps get /dev/null).
+// attachCmd is PM2's attach: the app's output is followed, and each line
+// read from tend's standard input goes to the app's (with the separator,
+// a newline by default), until that input ends.
 func (a *app) attachCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "attach <name|id> [command separator]",
-		Short: "Follow an app's output (its standard input is /dev/null under tend)",
+		Short: "Follow an app's output and send it the lines typed (Ctrl-D leaves)",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintln(a.stderr, "[tend][NOTICE] attach: tend follows the app's output; input cannot be sent (apps' standard input is /dev/null)")
-			return a.logs(args[:1], &logsFlags{})
+			sep := "\n"
+			if len(args) == 2 {
+				sep = args[1]
+			}
+			go func() { _ = a.logs(args[:1], &logsFlags{}) }()
+			sc := bufio.NewScanner(cmd.InOrStdin())
+			for sc.Scan() {
+				ctx, cancel := a.ctx()
+				_, err := client.New(a.home).Act(ctx, api.ActionRequest{Action: api.ActionStdin, Line: sc.Text() + sep, Target: api.Target{Names: args[:1]}})
+				cancel()
+				if err != nil {
+					return err
+				}
+			}
+			return sc.Err()
 		},
 	}
 }
