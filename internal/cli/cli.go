@@ -102,7 +102,8 @@ func (a *app) root() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if v, _ := cmd.Flags().GetBool("version"); v {
+			v, _ := cmd.Flags().GetBool("version")
+			if V, _ := cmd.Flags().GetBool("V"); v || V {
 				fmt.Fprintln(a.stdout, version()) // PM2: -v before any "--" prints the version, whatever the verb
 				return exitError{code: 0}
 			}
@@ -124,6 +125,8 @@ func (a *app) root() *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().BoolP("version", "v", false, "print tend's version")
+	root.PersistentFlags().BoolP("V", "V", false, "print tend's version (PM2's commander also takes -V)")
+	root.PersistentFlags().Lookup("V").Hidden = true
 	a.addPM2Flags(root.PersistentFlags())
 	root.AddCommand(a.refusedCmds()...)
 	root.CompletionOptions.DisableDefaultCmd = true

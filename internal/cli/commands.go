@@ -297,7 +297,11 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 	set("log_date_format", f.logDate)
 	set("out_file", f.out)
 	set("error_file", f.errf)
-	set("log_file", f.logf)
+	if f.logf == watchBare {
+		m["log_file"] = true // bare -l: the combined log in the home's logs/
+	} else {
+		set("log_file", f.logf)
+	}
 	set("namespace", f.namespace)
 	set("cron_restart", f.cron)
 	set("exp_backoff_restart_delay", f.expBackoff)
@@ -359,7 +363,7 @@ func (a *app) adhoc(script string, args []string, f *startFlags, o loadOptions) 
 		}
 		m["stop_exit_codes"] = codes
 	}
-	if f.maxRestarts != "" {
+	if f.maxRestarts != "" && f.maxRestarts != watchBare { // bare: the default
 		n, err := strconv.Atoi(f.maxRestarts)
 		if err != nil || n < 0 {
 			return nil, fmt.Errorf("--max-restarts: %q is not a count (a whole number, 0 or more)", f.maxRestarts)
@@ -497,6 +501,10 @@ func (a *app) actionCmd(use string, aliases []string, action api.Action, short s
 			req.Parallel = parallel
 			ps, err := c.Act(ctx, req)
 			if err != nil {
+				if errors.Is(err, client.ErrNoDaemon) && action == api.ActionFlush {
+					fmt.Fprintf(a.stderr, "[tend][WARN] no tend daemon is running (TEND_HOME=%s): nothing flushed\n", a.home) // PM2 exits 0
+					return nil
+				}
 				if errors.Is(err, client.ErrNoDaemon) {
 					return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is nothing to %s; start apps with: tend start ecosystem.config.js", a.home, use)
 				}
@@ -671,11 +679,10 @@ func (a *app) pingCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.ctx()
 			defer cancel()
-			var p api.Ping
-			if _, err := a.call(ctx, func(c *client.Client) (err error) { p, err = c.Ping(ctx); return err }); err != nil {
+			if _, err := a.call(ctx, func(c *client.Client) (err error) { _, err = c.Ping(ctx); return err }); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "{ msg: 'pong', pid: %d, version: '%s' }\n", p.PID, p.Version)
+			fmt.Fprintln(a.stdout, "{ msg: 'pong' }") // PM2's answer, word for word
 			return nil
 		},
 	}

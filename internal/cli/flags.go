@@ -71,12 +71,14 @@ func (a *app) addPM2Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.restartDelay, "restart-delay", "", "delay between a crash and the next start (ms)")
 	fs.StringVar(&f.minUptime, "min-uptime", "", "a run shorter than this is unstable (ms or 10s)")
 	fs.StringVar(&f.maxRestarts, "max-restarts", "", "unstable restarts before errored")
+	fs.Lookup("max-restarts").NoOptDefVal = watchBare // PM2's [count]: bare, the default
 	fs.StringVar(&f.logDate, "log-date-format", "", "timestamp format for log lines (YYYY-MM-DD HH:mm:ss)")
 	fs.BoolVar(&f.time, "time", false, "prefix every log line with a timestamp")
 	fs.BoolVar(&f.mergeLogs, "merge-logs", false, "one log file for all instances")
 	fs.StringVarP(&f.out, "output", "o", "", "stdout log file")
 	fs.StringVarP(&f.errf, "error", "e", "", "stderr log file")
 	fs.StringVarP(&f.logf, "log", "l", "", "combined log file")
+	fs.Lookup("log").NoOptDefVal = watchBare // PM2's -l [path]: bare, the default path
 	fs.BoolVar(&f.disableLogs, "disable-logs", false, "write no log files (output goes to /dev/null)")
 	fs.StringVarP(&f.pidFile, "pid", "p", "", "pid file")
 	fs.StringVar(&f.namespace, "namespace", "", "namespace")
@@ -180,9 +182,15 @@ func (a *app) notices(set func(string) bool) []string {
 // version is tend's version (package version).
 func version() string { return tendversion.String() }
 
-// startVerbs take PM2's `--watch [paths]` and `--filter-env [names]` with
-// their value as the next word.
-var startVerbs = map[string]bool{"start": true, "startOrRestart": true, "startOrReload": true, "startOrGracefulReload": true}
+// optionalValued are PM2's options of start with an optional value
+// ([value] in commander: `--watch [paths]`, `-l [path]`...): as in PM2, the
+// word after one is its value, unless it is an option.
+var optionalValued = map[string]bool{"--watch": true, "--filter-env": true, "--log": true, "-l": true,
+	"--max-restarts": true, "--image-name": true, "--node-version": true, "--monitor": true}
+
+// startVerbs take the optionalValued options.
+var startVerbs = map[string]bool{"start": true, "startOrRestart": true, "startOrReload": true, "startOrGracefulReload": true,
+	"serve": true, "expose": true}
 
 // optionalValues rewrites `--watch src` into `--watch=src` (and
 // --filter-env) for the start verbs, as PM2's parser reads an optional value
@@ -208,7 +216,7 @@ func optionalFlagValues(args []string) []string {
 			out = append(out, args[i:]...)
 			break
 		}
-		if (args[i] == "--watch" || args[i] == "--filter-env") && i+1 < len(args) && args[i+1] != "--" && !strings.HasPrefix(args[i+1], "-") {
+		if optionalValued[args[i]] && i+1 < len(args) && args[i+1] != "--" && !strings.HasPrefix(args[i+1], "-") {
 			out = append(out, args[i]+"="+args[i+1])
 			i++
 			continue

@@ -217,9 +217,12 @@ func (a *app) unsetCmd() *cobra.Command {
 				}
 				m := conf
 				for _, k := range parts[:len(parts)-1] {
-					if m, _ = m[k].(map[string]any); m == nil {
-						return
+					next, _ := m[k].(map[string]any)
+					if next == nil { // as PM2: the module's object is there, empty
+						next = map[string]any{}
+						m[k] = next
 					}
+					m = next
 				}
 				delete(m, parts[len(parts)-1])
 			})
@@ -247,6 +250,9 @@ func (a *app) getCmd(use string) *cobra.Command {
 			conf, err := daemon.LoadModuleConf(a.home)
 			if err != nil {
 				return err
+			}
+			if len(conf) == 0 && (len(args) == 0 || args[0] == "all") {
+				return nil // as PM2: nothing set, nothing printed
 			}
 			if len(args) == 0 || args[0] == "all" {
 				return printJSON(a.stdout, conf)

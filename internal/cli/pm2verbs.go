@@ -17,49 +17,61 @@ import (
 )
 
 // refusedVerbs are PM2's verbs that tend does not have, each with what tend
-// offers instead: they exit 1 with that, never "unknown command".
-var refusedVerbs = []struct{ use, instead string }{
-	{"inspect <name>", "start the app with Node's inspector instead: tend start app.js --node-args=--inspect"},
-	{"profile:mem [time]", "start the app with --node-args=--heapsnapshot-signal=SIGUSR2, then tend sendSignal SIGUSR2 <app>"},
-	{"profile:cpu [time]", "start the app with --node-args=--cpu-prof; the profile is written when it exits"},
-	{"slist", "tend monit shows every app's CPU and memory; Prometheus metrics: tend daemon --metrics-addr"},
-	{"sysinfos", "tend monit shows every app's CPU and memory; Prometheus metrics: tend daemon --metrics-addr"},
-	{"imonit", "use tend monit"},
-	{"pull <name> [commit_id]", "tend keeps no version-control state of apps; pull in your deploy step, then tend reload <app>"},
-	{"forward <name>", "tend keeps no version-control state of apps; check out the commit, then tend reload <app>"},
-	{"backward <name>", "tend keeps no version-control state of apps; check out the commit, then tend reload <app>"},
-	{"deepUpdate", "install the new tend binary, then tend update"},
-	{"logrotate", "log rotation is built in (log_max_size, log_rotate_interval; or tend install pm2-logrotate); an external logrotate can signal tend reloadLogs"},
-	{"create", "tend ecosystem writes a sample ecosystem file"},
-	{"autoinstall", "tend runs no PM2 modules"},
-	{"module:update <module>", "tend runs no PM2 modules"},
-	{"module:generate [app_name]", "tend runs no PM2 modules"},
-	{"package [target]", "tend runs no PM2 modules"},
-	{"publish [folder]", "tend runs no PM2 modules"},
-	{"install-otel", "tend serves Prometheus metrics (tend daemon --metrics-addr), no OpenTelemetry collector"},
-	{"uninstall-otel", "tend serves Prometheus metrics (tend daemon --metrics-addr), no OpenTelemetry collector"},
-	{"link [secret] [public] [name]", "PM2 Plus (app.pm2.io) is not part of tend; Prometheus metrics: tend daemon --metrics-addr"},
-	{"unlink", "PM2 Plus (app.pm2.io) is not part of tend"},
-	{"monitor [name]", "PM2 Plus (app.pm2.io) is not part of tend"},
-	{"unmonitor [name]", "PM2 Plus (app.pm2.io) is not part of tend"},
-	{"open", "PM2 Plus (app.pm2.io) is not part of tend"},
-	{"plus [command] [option]", "PM2 Plus (app.pm2.io) is not part of tend"},
-	{"register", "PM2 Plus (app.pm2.io) is not part of tend"},
-	{"login", "PM2 Plus (app.pm2.io) is not part of tend"},
-	{"logout", "PM2 Plus (app.pm2.io) is not part of tend"},
+// offers instead: they exit 1 with that, never "unknown command"; those
+// marked noop only change PM2 Plus settings or remove what tend never
+// installs, so they print that and exit 0, as PM2 does there.
+var refusedVerbs = []struct {
+	use, instead string
+	noop         bool
+}{
+	{"inspect <name>", "start the app with Node's inspector instead: tend start app.js --node-args=--inspect", false},
+	{"profile:mem [time]", "start the app with --node-args=--heapsnapshot-signal=SIGUSR2, then tend sendSignal SIGUSR2 <app>", false},
+	{"profile:cpu [time]", "start the app with --node-args=--cpu-prof; the profile is written when it exits", false},
+	{"slist", "tend monit shows every app's CPU and memory; Prometheus metrics: tend daemon --metrics-addr", false},
+	{"sysinfos", "tend monit shows every app's CPU and memory; Prometheus metrics: tend daemon --metrics-addr", false},
+	{"imonit", "use tend monit", false},
+	{"pull <name> [commit_id]", "tend keeps no version-control state of apps; pull in your deploy step, then tend reload <app>", false},
+	{"forward <name>", "tend keeps no version-control state of apps; check out the commit, then tend reload <app>", false},
+	{"backward <name>", "tend keeps no version-control state of apps; check out the commit, then tend reload <app>", false},
+	{"deepUpdate", "install the new tend binary, then tend update", false},
+	{"logrotate", "log rotation is built in (log_max_size, log_rotate_interval; or tend install pm2-logrotate); an external logrotate can signal tend reloadLogs", false},
+	{"create", "tend ecosystem writes a sample ecosystem file", false},
+	{"autoinstall", "tend runs no PM2 modules", false},
+	{"module:update <module>", "tend runs no PM2 modules", false},
+	{"module:generate [app_name]", "tend runs no PM2 modules", false},
+	{"package [target]", "tend runs no PM2 modules", false},
+	{"publish [folder]", "tend runs no PM2 modules", false},
+	{"install-otel", "tend serves Prometheus metrics (tend daemon --metrics-addr), no OpenTelemetry collector", false},
+	{"uninstall-otel", "tend serves Prometheus metrics (tend daemon --metrics-addr), no OpenTelemetry collector", true},
+	{"link [secret] [public] [name]", "PM2 Plus (app.pm2.io) is not part of tend; Prometheus metrics: tend daemon --metrics-addr", false},
+	{"unlink", "PM2 Plus (app.pm2.io) is not part of tend", true},
+	{"monitor [name]", "PM2 Plus (app.pm2.io) is not part of tend", true},
+	{"unmonitor [name]", "PM2 Plus (app.pm2.io) is not part of tend", true},
+	{"open", "PM2 Plus (app.pm2.io) is not part of tend", false},
+	{"plus [command] [option]", "PM2 Plus (app.pm2.io) is not part of tend", false},
+	{"register", "PM2 Plus (app.pm2.io) is not part of tend", false},
+	{"login", "PM2 Plus (app.pm2.io) is not part of tend", false},
+	{"logout", "PM2 Plus (app.pm2.io) is not part of tend", false},
 }
 
 func (a *app) refusedCmds() []*cobra.Command {
 	var out []*cobra.Command
 	for _, v := range refusedVerbs {
 		name, _, _ := strings.Cut(v.use, " ")
-		instead := v.instead
+		instead, noop := v.instead, v.noop
 		out = append(out, &cobra.Command{
 			Use:                v.use,
 			Short:              "PM2's " + name + ": not in tend (" + instead + ")",
 			Hidden:             true,
 			DisableFlagParsing: true,
 			RunE: func(cmd *cobra.Command, args []string) error {
+				if noop && strings.Contains(v.use, "[name]") && len(args) == 0 {
+					return exitError{code: 1, msg: fmt.Sprintf("[tend][ERROR] %s needs an app name (and %s)", name, instead)}
+				}
+				if noop {
+					fmt.Fprintf(a.stderr, "[tend][NOTICE] %s: nothing to do: %s\n", name, instead)
+					return nil
+				}
 				return exitError{code: 1, msg: fmt.Sprintf("[tend][ERROR] %s: not in tend: %s", name, instead)}
 			},
 		})

@@ -33,7 +33,13 @@ func (a *app) saveCmd() *cobra.Command {
 			if empty && a.pf.force {
 				apps, err = []config.App{}, nil // PM2's save --force: an empty list replaces the dump
 			} else if empty {
-				fmt.Fprintln(a.stderr, "[tend][WARN] tend is not managing any app: nothing saved (the last dump is kept; save --force writes an empty one).")
+				if _, err := readDump(a.home); errors.Is(err, os.ErrNotExist) {
+					// as PM2: with no dump yet, an empty one (resurrect then starts nothing)
+					if err := writeDump(a.home, []byte("[]\n")); err != nil {
+						return err
+					}
+				}
+				fmt.Fprintln(a.stderr, "[tend][WARN] tend is not managing any app: nothing saved (the last dump is kept, or an empty one written if there was none; save --force writes an empty one).")
 				return nil
 			}
 			if err != nil {
@@ -66,8 +72,9 @@ func (a *app) resurrectCmd() *cobra.Command {
 			defer cancel()
 			path := filepath.Join(a.home, dumpFile)
 			b, err := readDump(a.home)
-			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no dump at %s: run `tend save` while your apps run, then `tend resurrect`", path)
+			if errors.Is(err, os.ErrNotExist) { // PM2 exits 0 too: a boot script with nothing saved goes on
+				fmt.Fprintf(a.stderr, "[tend][WARN] no dump at %s: nothing to resurrect (run `tend save` while your apps run)\n", path)
+				return nil
 			}
 			if err != nil {
 				return err

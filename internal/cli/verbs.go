@@ -87,22 +87,29 @@ func (a *app) sendSignalCmd() *cobra.Command {
 		Short: "Send a signal (SIGUSR2, USR2 or a number) to the main process of apps",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.ctx()
-			defer cancel()
-			c := client.New(a.home)
-			ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionSignal, Signal: args[0], Target: api.Target{Names: args[1:]}})
-			if errors.Is(err, client.ErrNoDaemon) {
-				return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is no process to signal", a.home)
-			}
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				fmt.Fprintf(a.stderr, "[tend] Sent %s to %s (id %d, pid %d)\n", args[0], p.Name, p.PMID, p.PID)
-			}
-			return a.done(ctx, c, ps)
+			return a.sendTo(api.ActionRequest{Action: api.ActionSignal, Signal: args[0], Target: api.Target{Names: args[1:]}}, args[0], "signal")
 		},
 	}
+}
+
+// sendTo sends what a request carries (a signal, a line) to its target's
+// processes and says so for each; none is what there is nothing to do
+// without a daemon.
+func (a *app) sendTo(req api.ActionRequest, what, none string) error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	c := client.New(a.home)
+	ps, err := c.Act(ctx, req)
+	if errors.Is(err, client.ErrNoDaemon) {
+		return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is no process to %s", a.home, none)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		fmt.Fprintf(a.stderr, "[tend] Sent %s to %s (id %d, pid %d)\n", what, p.Name, p.PMID, p.PID)
+	}
+	return a.done(ctx, c, ps)
 }
 
 // sendCmd is PM2's send: a line (and a newline) to the standard input of a
@@ -116,20 +123,7 @@ func (a *app) sendCmd() *cobra.Command {
 			if _, err := strconv.Atoi(args[0]); err != nil {
 				return exitError{code: 1, msg: fmt.Sprintf("[tend][ERROR] send: %q is not a process id: send takes the pm_id of one process, as PM2 (tend id %s prints it)", args[0], args[0])}
 			}
-			ctx, cancel := a.ctx()
-			defer cancel()
-			c := client.New(a.home)
-			ps, err := c.Act(ctx, api.ActionRequest{Action: api.ActionStdin, Line: args[1] + "\n", Target: api.Target{Names: args[:1]}})
-			if errors.Is(err, client.ErrNoDaemon) {
-				return fmt.Errorf("no tend daemon is running (TEND_HOME=%s), so there is no process to send a line to", a.home)
-			}
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				fmt.Fprintf(a.stderr, "[tend] Sent a line to %s (id %d, pid %d)\n", p.Name, p.PMID, p.PID)
-			}
-			return a.done(ctx, c, ps)
+			return a.sendTo(api.ActionRequest{Action: api.ActionStdin, Line: args[1] + "\n", Target: api.Target{Names: args[:1]}}, "a line", "send a line to")
 		},
 	}
 }
