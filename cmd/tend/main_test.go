@@ -182,6 +182,7 @@ func scriptParams() testscript.Params {
 			"keeps-field":   cmdKeepsField,
 			"pm2-shape":     cmdPM2Shape,
 			"pm2-conform":   cmdPM2Conform,
+			"pm2-exec":      cmdPM2Exec,
 			"check-seq":     cmdCheckSeq,
 			"log-bounded":   cmdLogBounded, // survive_test.go
 			"wait-glob":     cmdWaitGlob,

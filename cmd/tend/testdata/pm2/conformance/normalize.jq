@@ -1,8 +1,10 @@
 # The fields of a jlist that the conformance suite compares; an absent key
-# is "<absent>".
+# is "<absent>". $stdout and $files come from record.sh.
 def field(k): if has(k) then .[k] else "<absent>" end;
 {
   exits: $exits,
+  stdout: $stdout,
+  files: $files,
   procs: (sort_by(.pm_id) | map({
     name, pm_id,
     status: .pm2_env.status,
