@@ -77,7 +77,7 @@ func TestOneRoundTripWhenTheDaemonRuns(t *testing.T) {
 		{[]string{"env", "3"}, []string{"GET " + api.Prefix + "/env/3"}},
 		{[]string{"reloadLogs"}, []string{"POST " + api.Prefix + "/reload-logs"}},
 		{[]string{"web"}, []string{"POST " + api.Prefix + "/web"}},
-		{[]string{"stop", "all"}, []string{"POST " + api.Prefix + "/action", "GET " + api.Prefix + "/processes?brief=1"}},
+		{[]string{"stop", "all"}, []string{"POST " + api.Prefix + "/action?brief=1", "GET " + api.Prefix + "/processes?brief=1"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			home, err := os.MkdirTemp("", "tend-rt") // short: a unix socket path has a length limit

@@ -125,6 +125,7 @@ func (c *Client) died(method, path string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err // without the URL, which is not the user's
 	}
+	path, _, _ = strings.Cut(path, "?") // the endpoint, not how the CLI asked
 	return &DaemonDiedError{Request: method + " " + path, Log: filepath.Join(filepath.Dir(c.Socket), "tend.log"), Err: err}
 }
 
@@ -202,21 +203,21 @@ func (c *Client) ListRaw(ctx context.Context) ([]byte, error) {
 // Start starts apps.
 func (c *Client) Start(ctx context.Context, req api.StartRequest) ([]api.Process, error) {
 	var r api.ActionResponse
-	err := c.do(ctx, "POST", api.Prefix+"/start", req, &r)
+	err := c.do(ctx, "POST", api.Prefix+"/start?brief=1", req, &r) // the CLI shows no variable or option of the answer
 	return r.Processes, err
 }
 
 // Act applies an action.
 func (c *Client) Act(ctx context.Context, req api.ActionRequest) ([]api.Process, error) {
 	var r api.ActionResponse
-	err := c.do(ctx, "POST", api.Prefix+"/action", req, &r)
+	err := c.do(ctx, "POST", api.Prefix+"/action?brief=1", req, &r) // the CLI shows no variable or option of the answer
 	return r.Processes, err
 }
 
 // Scale sets the number of instances of an app ("3", "+1", "-1").
 func (c *Client) Scale(ctx context.Context, req api.ScaleRequest) ([]api.Process, error) {
 	var r api.ActionResponse
-	err := c.do(ctx, "POST", api.Prefix+"/scale", req, &r)
+	err := c.do(ctx, "POST", api.Prefix+"/scale?brief=1", req, &r) // the CLI shows no variable or option of the answer
 	return r.Processes, err
 }
 

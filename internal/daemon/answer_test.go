@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tend-dev/tend/internal/api"
@@ -21,7 +22,7 @@ func TestWriteProcessesSameAsJSON(t *testing.T) {
 	} {
 		want, got := httptest.NewRecorder(), httptest.NewRecorder()
 		writeJSON(want, api.ActionResponse{Processes: ps})
-		writeProcesses(got, ps)
+		writeProcesses(got, httptest.NewRequest("POST", "/v1/action", nil), ps)
 		if got.Body.String() != want.Body.String() {
 			t.Errorf("writeProcesses:\n got %s\nwant %s", got.Body, want.Body)
 		}
@@ -29,5 +30,20 @@ func TestWriteProcessesSameAsJSON(t *testing.T) {
 		if err := json.Unmarshal(got.Body.Bytes(), &back); err != nil {
 			t.Errorf("%v: %s", err, got.Body)
 		}
+	}
+}
+
+// With ?brief=1 (the CLI) the answer's processes carry no variables and
+// no options.
+func TestWriteProcessesBrief(t *testing.T) {
+	ps := []api.Process{{Name: "a", PM2Env: api.Env{Name: "a", Status: "online", Env: map[string]string{"SECRET_K": "v"}, Options: map[string]any{"o_opt": true}}}}
+	rec := httptest.NewRecorder()
+	writeProcesses(rec, httptest.NewRequest("POST", "/v1/action?brief=1", nil), ps)
+	var back api.ActionResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Processes) != 1 || back.Processes[0].PM2Env.Status != "online" || strings.Contains(rec.Body.String(), "SECRET_K") || strings.Contains(rec.Body.String(), "o_opt") {
+		t.Errorf("brief answer: %s", rec.Body)
 	}
 }

@@ -359,8 +359,13 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // writeProcesses writes the answer of start, action and scale (an
 // api.ActionResponse) as writeJSON would, with the processes written by
-// api.AppendList: `stop all` of 1,000 apps answers with all of them.
-func writeProcesses(w http.ResponseWriter, ps []api.Process) {
+// api.AppendList: `stop all` of 1,000 apps answers with all of them. With
+// ?brief=1 (the CLI) they carry no variables and no options, as the brief
+// list.
+func writeProcesses(w http.ResponseWriter, r *http.Request, ps []api.Process) {
+	if r.URL.Query().Get("brief") == "1" {
+		brief(ps)
+	}
 	if ps == nil {
 		writeJSON(w, api.ActionResponse{})
 		return
@@ -444,7 +449,7 @@ func (d *Daemon) start(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeProcesses(w, ps)
+	writeProcesses(w, r, ps)
 }
 
 func (d *Daemon) action(w http.ResponseWriter, r *http.Request) {
@@ -464,7 +469,7 @@ func (d *Daemon) action(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeProcesses(w, ps)
+	writeProcesses(w, r, ps)
 }
 
 func (d *Daemon) env(w http.ResponseWriter, r *http.Request) {
@@ -516,5 +521,5 @@ func (d *Daemon) scale(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeProcesses(w, ps)
+	writeProcesses(w, r, ps)
 }
