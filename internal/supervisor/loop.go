@@ -61,7 +61,7 @@ type stopping struct {
 
 func newLoopState(p *Proc, clk clock) *loopState {
 	ls := &loopState{p: p, clk: clk,
-		exits: make(chan exitMsg, 1), sigs: make(chan runSignal, 8), probes: make(chan probeResult, 8),
+		exits: make(chan exitMsg, 1), sigs: make(chan runSignal, 8), // probes: made by startRunProbes
 		retired: make(chan retireMsg), loopExit: make(chan struct{})}
 	ls.spawn = func(app *spec.App, paths [3]string) (*run, error) {
 		return p.spawn(app, paths, ls.exits, ls.sigs)
@@ -408,7 +408,7 @@ func (ls *loopState) launch(reason string) error {
 	default:
 		p.setHealth(true, HealthNone, "")
 	}
-	startRunProbes(r, ls.probes)
+	ls.startRunProbes(r)
 	return nil
 }
 
@@ -823,7 +823,7 @@ func (ls *loopState) resumeRun(sr savedRun) bool {
 	default:
 		p.setHealth(true, HealthNone, "")
 	}
-	startRunProbes(r, ls.probes)
+	ls.startRunProbes(r)
 	if stopping { // the earlier daemon was stopping it: carry on
 		ls.beginStop(command{op: then, reason: why, reply: make(chan error, 1)})
 	}
@@ -862,7 +862,7 @@ func (ls *loopState) beginReload(c command) {
 		c.reply <- err
 		return
 	}
-	startRunProbes(r, ls.probes)
+	ls.startRunProbes(r)
 	ls.rl = newReloading(r, prev, plan, app, ls.clk)
 	ls.rl.waiters = append(ls.rl.waiters, c.reply)
 	p.sup.logf("app %s (id %d): reload (%s): started pid %d next to pid %d; waiting until %s", app.Name, p.id, plan.mode, r.pid, oldPid, ls.rl.waitingFor())

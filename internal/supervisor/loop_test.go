@@ -419,3 +419,23 @@ func TestLoopRunSharesSpec(t *testing.T) {
 		t.Fatalf("new options changed the spec an earlier run started with: %v", r1.app.Args)
 	}
 }
+
+// An app without probes has no channel for their results (~0.4 KB an idle
+// app); its first run with probes makes one.
+func TestLoopProbeChannelOnlyWithProbes(t *testing.T) {
+	f := newLoopFixture(t, spec.App{})
+	f.start()
+	if f.ls.probes != nil {
+		t.Fatal("an app without probes has a channel for their results")
+	}
+	rp := &spec.Probe{Exec: "true", Interval: time.Hour, StartPeriod: time.Hour, FailureThreshold: 1, SuccessThreshold: 1}
+	g := newLoopFixture(t, spec.App{Readiness: rp})
+	r := g.start()
+	if g.ls.probes == nil {
+		t.Fatal("an app with a readiness probe has no channel for its results")
+	}
+	g.ls.onProbe(probeResult{r: r, kind: readinessProbe, ok: true})
+	if !g.p.ready {
+		t.Fatal("not ready after its probe passed")
+	}
+}

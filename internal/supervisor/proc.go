@@ -139,8 +139,7 @@ type command struct {
 // process exist: the loop's cur, which serves, and the new one.
 type run struct {
 	cancel  context.CancelFunc // stops its probes
-	cmd     *exec.Cmd
-	app     *spec.App // the spec it runs with (its Proc's when it started; never changed in place)
+	app     *spec.App          // the spec it runs with (its Proc's when it started; never changed in place)
 	pid     int
 	pgid    int
 	started time.Time
@@ -456,8 +455,9 @@ func (p *Proc) spawn(shared *spec.App, paths [3]string, exits chan<- exitMsg, si
 		env = append(env, "TEND_CLUSTER=1")
 	}
 	var extra []*os.File
-	inodes := map[uint64]bool{}
+	var inodes map[uint64]bool // nil without sockets: an idle app keeps no empty map
 	if len(socks) > 0 {
+		inodes = make(map[uint64]bool, len(socks))
 		names := make([]string, len(socks))
 		addrs := make([]string, len(socks))
 		for i, s := range socks {
@@ -516,7 +516,7 @@ func (p *Proc) spawn(shared *spec.App, paths [3]string, exits chan<- exitMsg, si
 		cleanup()
 		return nil, startError(app, path, err)
 	}
-	r := &run{cmd: cmd, app: shared, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
+	r := &run{app: shared, pid: cmd.Process.Pid, pgid: cmd.Process.Pid, started: p.sup.now(),
 		done: make(chan struct{}), ipc: ipc, notify: notify, notifyPath: notifyPath, inodes: inodes, cg: cg, logf: p.sup.logf,
 		env: cmd.Env, pipes: [2]uint64{outIno, errIno}, marker: marker, srcs: [2]*os.File{outR, errR}}
 	// The exit watcher exists from the moment the process does. It waits on
@@ -524,8 +524,9 @@ func (p *Proc) spawn(shared *spec.App, paths [3]string, exits chan<- exitMsg, si
 	// so no thread per app sits blocked in wait (the pid cannot be reused
 	// before the reap); where there is no pidfd, Wait blocks a thread.
 	pidfd, _ := openPidfd(r.pid)
+	proc := cmd.Process // not cmd: the run keeps no exec.Cmd (~0.6 KB with its attributes)
 	p.attach(r, files, exits, pidfd, func() (Exit, bool) {
-		st, _ := cmd.Process.Wait()
+		st, _ := proc.Wait()
 		return exitOf(st, p.sup.now().Sub(r.started)), true
 	})
 	x := &ipcReader{p: p, r: r, f: ipc, sigs: sigs}

@@ -235,10 +235,14 @@ func (p *Proc) retire(r *run, hard bool, m retireMsg, out chan<- retireMsg, loop
 }
 
 // startRunProbes starts the probes of a run, stopped by its release.
-func startRunProbes(r *run, out chan<- probeResult) {
+func (ls *loopState) startRunProbes(r *run) {
 	if r.app.Readiness == nil && r.app.Liveness == nil {
 		return
 	}
+	if ls.probes == nil { // made for the first run with probes: most apps have none
+		ls.probes = make(chan probeResult, 8)
+	}
+	out := ls.probes
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	startProbes(ctx, r, *r.app, r.env, out)
