@@ -370,6 +370,8 @@ var protocolEnv = []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "TEND_L
 // the run serves now (launch) or after it is ready (reload).
 func (p *Proc) spawn(shared *spec.App, paths [3]string, exits chan<- exitMsg, sigs chan<- runSignal) (*run, error) {
 	app := *shared // the run keeps shared, not a copy of its own
+	p.sup.spawning <- struct{}{}
+	defer func() { <-p.sup.spawning }()
 	path, argv, err := commandLine(app)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,10 +57,15 @@ type Supervisor struct {
 	opts Options
 	Bus  Bus
 
-	files   logs.Files
-	rotMu   sync.Mutex // guards opts.LogRotation, which SetLogRotation changes
-	sampler procstat.Sampler
-	socks   socketTable // listening sockets tend opened, by app
+	files logs.Files
+	rotMu sync.Mutex // guards opts.LogRotation, which SetLogRotation changes
+	// spawning bounds how many runs are being started at once (spawn):
+	// each blocks a thread in system calls (new files, fork, the wait for
+	// the child's exec), and the runtime keeps every thread it made — with
+	// 1,000 apps started at once, up to hundreds, ~48 KiB of stacks each.
+	spawning chan struct{}
+	sampler  procstat.Sampler
+	socks    socketTable // listening sockets tend opened, by app
 
 	mu     sync.Mutex
 	procs  map[int]*Proc
@@ -85,7 +91,8 @@ type Supervisor struct {
 
 // New returns an empty Supervisor.
 func New(opts Options) *Supervisor {
-	s := &Supervisor{opts: opts, procs: map[int]*Proc{}, quit: make(chan struct{}), sampleWake: make(chan struct{}, 1)}
+	s := &Supervisor{opts: opts, procs: map[int]*Proc{}, quit: make(chan struct{}), sampleWake: make(chan struct{}, 1),
+		spawning: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0)))}
 	if s.opts.SampleInterval <= 0 {
 		s.opts.SampleInterval = time.Second
 	}
