@@ -142,12 +142,12 @@ func (p *Proc) save() {
 		}
 		paths := p.statePaths()
 		switch {
+		case buf.Len() > recordSlot: // too long for a slot: a file of its own
+			err = p.sup.writeRecord(paths[1], 0, buf.Bytes(), &p.saveLen)
 		case sp.Seq%2 == 0:
 			err = p.sup.writeRecord(paths[0], 0, buf.Bytes(), nil)
-		case buf.Len() <= recordSlot:
+		default:
 			err = p.sup.writeRecord(paths[0], recordSlot, buf.Bytes(), nil)
-		default: // too long for its slot: a file of its own
-			err = p.sup.writeRecord(paths[1], 0, buf.Bytes(), &p.saveLen)
 		}
 	}
 	if err != nil {

@@ -309,6 +309,26 @@ func TestRecordSlotsInOneFile(t *testing.T) {
 	if sp, err := s.readRecord("0.b"); err != nil || sp.Seq != 5 {
 		t.Fatalf("the long record: seq %d, %v; want 5", sp.Seq, err)
 	}
+	// A long record of an even seq goes to 0.b too: written at the start
+	// of 0.a it would run over the second slot, and a write cut short
+	// would then leave no whole record in 0.a.
+	p.mu.Lock()
+	p.app.Env = nil
+	p.appJSON = nil
+	p.mu.Unlock()
+	p.save() // seq 6, short: the first slot of 0.a
+	p.save() // seq 7, short: the second slot
+	p.mu.Lock()
+	p.app.Env = map[string]string{"BIG": strings.Repeat("y", recordSlot)}
+	p.appJSON = nil
+	p.mu.Unlock()
+	p.save() // seq 8, long
+	if got := seqs(); len(got) != 2 || got[0] != 6 || got[1] != 7 {
+		t.Fatalf("after a long record of an even seq, 0.a's slots hold %v, want [6 7]", got)
+	}
+	if sp, err := s.readRecord("0.b"); err != nil || sp.Seq != 8 {
+		t.Fatalf("the long record: seq %d, %v; want 8", sp.Seq, err)
+	}
 }
 
 // encodeRecord writes what encoding/json writes, byte for byte.
