@@ -10,6 +10,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -188,7 +189,15 @@ func cmdSlowFollow(ts *testscript.TestScript, neg bool, args []string) {
 			n, _ := strconv.Atoi(m[1])
 			missed += n
 		}
-		return missed > 0 && missed+int(seen.Load()) >= total, fmt.Sprintf("missed %d; stderr %q", missed, stderr.String())
+		select {
+		case err := <-readDone: // the follower's output ended or went wrong: no use waiting
+			if err == nil {
+				err = errors.New("its output ended")
+			}
+			ts.Fatalf("follower: %v (saw %d lines, told of %d missed; stderr %q)", err, seen.Load(), missed, stderr.String())
+		default:
+		}
+		return missed > 0 && missed+int(seen.Load()) >= total, fmt.Sprintf("missed %d, saw %d; stderr %q", missed, seen.Load(), stderr.String())
 	})
 	cmd.Process.Signal(os.Interrupt)
 	if err := <-readDone; err != nil {
