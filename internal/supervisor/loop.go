@@ -297,8 +297,10 @@ func (ls *loopState) onCommand(c command) bool {
 func (ls *loopState) onStopCommand(c command) bool {
 	p := ls.p
 	if c.op == opRestart && c.reason == "watch" && ls.watch != nil && ls.watch.looping(ls.cur) {
+		w := ls.watch
 		p.watchOff = true
 		ls.stopWatch()
+		w.sayStopped()
 		c.reply <- nil
 		return false
 	}

@@ -277,7 +277,7 @@ func (w *watcher) run() {
 }
 
 // looping is called by the proc loop for each watch restart: it reports
-// true, and says why, when the app keeps changing its own watched files
+// true when the app keeps changing its own watched files
 // right after it starts.
 func (w *watcher) looping(cur *run) bool {
 	window := 2*w.delay + 2*time.Second
@@ -286,16 +286,19 @@ func (w *watcher) looping(cur *run) bool {
 		return false
 	}
 	w.quick++
-	if w.quick < loopRestarts {
-		return false
-	}
+	return w.quick >= loopRestarts
+}
+
+// sayStopped says why looping stopped the watch, once it is off (whoever
+// reads the line then sees it off in describe).
+func (w *watcher) sayStopped() {
+	window := 2*w.delay + 2*time.Second
 	w.mu.Lock()
 	last := w.last
 	w.mu.Unlock()
 	w.p.sup.logf("app %s (id %d): watch stopped: %d restarts in a row were caused by changes within %v of a start (last: %s). The app probably writes into a watched folder; add that path to ignore_watch, then `tend restart %s --watch`.",
 		w.name, w.p.id, loopRestarts, window, last, w.name)
 	w.p.writeErrLog(w.p.logPaths, fmt.Sprintf("watch stopped: the app keeps changing %s right after it starts; add it to ignore_watch", last))
-	return true
 }
 
 func (w *watcher) close() {
