@@ -510,6 +510,7 @@ func (s *Supervisor) Restore() (Restored, error) {
 			// listed as it runs from the first answer; its loop re-attaches
 			p.pid, p.pidStart, p.startedAt, p.pipes, p.marker = sp.Run.PID, sp.Run.Start, sp.Run.Started, sp.Run.Pipes, sp.Run.Marker
 			p.runEnv = environOf(sp.Run.PID)
+			p.version, p.nodeVersion = packageVersion(*p.app), nodeVersion(*p.app)
 			res.Adopted++
 			if sp.Run.Cgroup != "" {
 				adopted[sp.Run.Cgroup] = true

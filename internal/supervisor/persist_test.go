@@ -351,3 +351,34 @@ func TestEncodeRecordSameAsEncoder(t *testing.T) {
 		}
 	}
 }
+
+// An app a new daemon takes over is listed with its package.json version
+// from the first answer, as its pid is, not only once its loop has
+// re-attached it (a jlist right after `tend update` lacked it).
+func TestRestoredAppListedWithVersion(t *testing.T) {
+	home := t.TempDir()
+	a := New(Options{Home: home})
+	app := testApp(t, "versioned", "", func(a *spec.App) {
+		a.Script = filepath.Join(a.Cwd, "run.sh")
+		a.ScriptPath, a.Args = a.Script, nil
+	})
+	for name, body := range map[string]string{"package.json": `{"version":"4.5.6"}`, "run.sh": "#!/bin/sh\nexec sleep 9346\n"} {
+		if err := os.WriteFile(filepath.Join(app.Cwd, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Start(t.Context(), []spec.App{app}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { ps := a.List(); return len(ps) == 1 && ps[0].PM2Env.Status == string(Online) })
+	a.Detach()
+	b := New(Options{Home: home})
+	defer b.Shutdown(t.Context())
+	if _, err := b.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	ps := b.List()
+	if len(ps) != 1 || ps[0].PID == 0 || ps[0].PM2Env.Version != "4.5.6" {
+		t.Fatalf("right after Restore: %d processes, pid %d, version %q; want one running, version 4.5.6", len(ps), ps[0].PID, ps[0].PM2Env.Version)
+	}
+}
