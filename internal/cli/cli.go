@@ -123,6 +123,13 @@ func (a *app) root() *cobra.Command {
 			return nil
 		},
 	}
+	// `tend -V` prints the version (PersistentPreRunE, as for every verb);
+	// `tend` alone prints the help and exits 1, as PM2 does.
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		cmd.SetOut(a.stdout)
+		cmd.Help()
+		return exitError{code: 1}
+	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().BoolP("version", "v", false, "print tend's version")
 	root.PersistentFlags().BoolP("V", "V", false, "print tend's version (PM2's commander also takes -V)")
