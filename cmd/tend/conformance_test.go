@@ -304,7 +304,7 @@ func cmdPM2Conform(ts *testscript.TestScript, neg bool, args []string) {
 	g := readGolden(ts, args[1])
 	home := ts.Getenv("TEND_HOME")
 	c := client.New(home)
-	waitFor(ts, "no process launching", 10*time.Second, func() (bool, string) {
+	waitFor(ts, "no process launching", 30*time.Second, func() (bool, string) {
 		ps, err := c.List(context.Background())
 		if err != nil {
 			return true, err.Error() // no daemon: nothing to wait for
