@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -47,24 +46,4 @@ func (s *Supervisor) SendLine(procs []*Proc, line string) ([]api.Process, error)
 		}
 	}
 	return s.processes(procs), nil
-}
-
-func writeStdin(pid int, line string) error {
-	fd, err := syscall.Open("/proc/"+strconv.Itoa(pid)+"/fd/0", syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return api.BadInputf("its standard input cannot be opened (%v)", err)
-	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
-		return api.BadInputf("its standard input is not a pipe of tend's (it was started before tend had them): restart it first")
-	}
-	n, err := syscall.Write(fd, []byte(line))
-	if errors.Is(err, syscall.EAGAIN) || (err == nil && n < len(line)) {
-		return api.BadInputf("its standard input is full: the app does not read it")
-	}
-	return err
 }
