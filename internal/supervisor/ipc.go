@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -339,7 +340,13 @@ func (p *Proc) openNotify(seq int64) (*net.UnixConn, string, error) {
 	dir := filepath.Join(p.sup.opts.Home, "run")
 	path := filepath.Join(dir, fmt.Sprintf("%d.%d.notify", p.id, seq))
 	if notifyAbstract || len(path) > maxSockPath || p.sup.opts.Home == "" {
-		path = fmt.Sprintf("@tend/%d/%d.%d.notify", os.Getpid(), p.id, seq)
+		// Abstract names are one namespace for the whole network namespace
+		// (every user, every container of a pod, every daemon and test in
+		// one process): a random part makes the name nobody else's and
+		// unguessable, so it can be neither taken first nor collided with.
+		var rnd [8]byte
+		rand.Read(rnd[:])
+		path = fmt.Sprintf("@tend/%d.%d.%x.notify", p.id, seq, rnd)
 	} else {
 		h, err := p.sup.home()
 		if err == nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,5 +81,29 @@ s.sendto(b"STATUS=from another user","\0"+sys.argv[1][1:])`, addr)
 		case <-deadline:
 			t.Fatal("the daemon's user's datagram never arrived")
 		}
+	}
+}
+
+// Abstract socket names are shared by the whole network namespace: two
+// daemons in it (two tests in one process, two containers of a pod that
+// are each PID 1) each get a NOTIFY_SOCKET for their pm_id 0, and a name
+// someone bound first cannot be the one a run asks for.
+func TestNotifySocketNamesDoNotCollide(t *testing.T) {
+	var addrs []string
+	for i := range 2 {
+		s := New(Options{Home: t.TempDir()})
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		startOnline(t, s, 1, "collide", "exec sleep 934"+strconv.Itoa(8+i))
+		p := s.sorted()[0]
+		p.mu.Lock()
+		for _, kv := range p.runEnv {
+			if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
+				addrs = append(addrs, v)
+			}
+		}
+		p.mu.Unlock()
+	}
+	if len(addrs) != 2 || addrs[0] == addrs[1] {
+		t.Fatalf("NOTIFY_SOCKETs %q: want two different ones", addrs)
 	}
 }
