@@ -56,7 +56,10 @@ func TestTrimReleasesBinaryPages(t *testing.T) {
 	freeMemory()
 	after := exeResident(t)
 	t.Logf("binary pages resident: %d KiB before the trim, %d KiB after", before>>10, after>>10)
-	if after > before/4 {
+	// What runs between the trim and the count (the collector walking the
+	// runtime's tables, this reading of smaps) maps ~2–3 MB back in 64 KiB
+	// steps: without the release nearly all of before stays resident.
+	if after > before/2 {
 		t.Errorf("%d KiB of the binary still resident after the trim (%d KiB before)", after>>10, before>>10)
 	}
 	if binPagesCanary["kept"] != 9351 {
